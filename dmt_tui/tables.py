@@ -1,0 +1,69 @@
+"""`dmt-tui runs`: the runs folder as a table, or as JSON lines for scripts."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from trainer.record import RunRecord, load_runs
+
+COLUMNS = ("id", "preset", "activation", "optimizer", "lr", "state", "epochs", "best_val_loss",
+           "started", "duration")
+
+
+def run_row(record: RunRecord) -> dict[str, Any]:
+    """The fields `dmt-tui runs` shows for one run."""
+    best_epoch, best_loss = record.best
+    return {
+        "id": record.run_id,
+        "preset": record.name,
+        "activation": record.setting("model.activation"),
+        "optimizer": record.setting("optimizer.name"),
+        "lr": record.setting("optimizer.lr"),
+        "state": record.state,
+        "epoch": record.epoch,
+        "epochs": record.epochs_total,
+        "best_epoch": best_epoch,
+        "best_val_loss": best_loss,
+        "started": record.started,
+        "duration": record.duration,
+    }
+
+
+def _cell(key: str, row: dict[str, Any]) -> str:
+    value = row[key]
+    if key == "epochs":
+        return f"{row['epoch']}/{row['epochs']}"
+    if value is None:
+        return "-"
+    if key == "best_val_loss":
+        return f"{value:.4g} @{row['best_epoch']}"
+    if key == "lr":
+        return f"{value:g}"
+    if key == "started":
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+    if key == "duration":
+        return f"{value:.0f}s" if value < 120 else f"{value / 60:.1f}m"
+    return str(value)
+
+
+def runs_table(runs_dir: Path, as_json: bool = False) -> int:
+    records = load_runs(runs_dir)
+    if as_json:
+        for record in records:
+            print(json.dumps(run_row(record)))
+        return 0
+    if not records:
+        print(f"no runs in {runs_dir}")
+        return 0
+    rows = [[_cell(k, run_row(r)) for k in COLUMNS] for r in records]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(COLUMNS)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    for record in records:
+        for note in record.notes:
+            print(f"note: {note}")
+    return 0

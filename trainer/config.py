@@ -1,0 +1,360 @@
+"""The preset schema: defaults, validation and `--set` overrides.
+
+Torch-free on purpose: the app validates its launch form with this module, and
+the app never loads torch. The trainer's registries (activations, optimizers,
+datasets, schedules) must name exactly the choices listed here; a unit test
+holds them together.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "plane", "wine", "diabetes", "csv")
+ACTIVATIONS = (
+    "identity", "binary_step", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
+    "selu", "gelu", "softplus", "silu", "mish", "gaussian", "gcu",
+)
+OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
+SCHEDULES = ("none", "noam", "cosine", "step")
+MODEL_KINDS = ("logreg", "mlp")
+DTYPES = ("float32", "float64")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+
+class ConfigError(ValueError):
+    """A user's mistake in a preset or a `--set`: the message is shown as it is."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One preset key: its default, the check its value must pass, and what is allowed."""
+
+    default: Any
+    check: Callable[[Any], Any]  # returns the clean value or raises ValueError
+    allowed: str
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, str):
+        value = float(value)  # "1e-3" from a quoted or older-YAML scalar
+    if not isinstance(value, int | float):
+        raise ValueError
+    if not math.isfinite(value):
+        raise ValueError
+    return float(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError
+    return value
+
+
+def real(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+         high_open: bool = False) -> Key:
+    """A finite number, optionally bounded; the bound is open where said."""
+
+    def check(value: Any) -> float:
+        x = _number(value)
+        if low is not None and (x < low or (low_open and x == low)):
+            raise ValueError
+        if high is not None and (x > high or (high_open and x == high)):
+            raise ValueError
+        return x
+
+    lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+    bounds = " and ".join(b for b in (lo, hi) if b)
+    return Key(None, check, f"a finite number {bounds}".strip())
+
+
+def integer(low: int, high: int | None = None) -> Key:
+    def check(value: Any) -> int:
+        n = _integer(value)
+        if n < low or (high is not None and n > high):
+            raise ValueError
+        return n
+
+    bounds = f">= {low}" + ("" if high is None else f" and <= {high}")
+    return Key(None, check, f"a whole number {bounds}")
+
+
+def choice(options: tuple[str, ...]) -> Key:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValueError
+        return str(value)
+
+    return Key(None, check, "one of " + ", ".join(options))
+
+
+def boolean() -> Key:
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError
+        return value
+
+    return Key(None, check, "true or false")
+
+
+def text(pattern: re.Pattern[str] | None = None, allowed: str = "a string") -> Key:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+            raise ValueError
+        return value
+
+    return Key(None, check, allowed)
+
+
+def optional(key: Key) -> Key:
+    def check(value: Any) -> Any:
+        return None if value is None else key.check(value)
+
+    return Key(None, check, key.allowed + ", or null")
+
+
+def list_of(item: Key, min_len: int = 0, max_len: int | None = None) -> Key:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list) or len(value) < min_len:
+            raise ValueError
+        if max_len is not None and len(value) > max_len:
+            raise ValueError
+        return [item.check(v) for v in value]
+
+    size = f"{min_len} to {max_len} items" if max_len else f"at least {min_len} items"
+    return Key(None, check, f"a list ({size}) of {item.allowed}")
+
+
+def default(key: Key, value: Any) -> Key:
+    return Key(value, key.check, key.allowed)
+
+
+# The schema: every section, every key, its default. `dmt-tui presets --schema` prints it.
+SCHEMA: dict[str, dict[str, Key]] = {
+    "data": {
+        "dataset": default(choice(DATASETS), "spiral"),
+        "n_samples": default(integer(10, 10_000_000), 2000),      # generated datasets only
+        "noise": default(real(0.0, 10.0), 0.1),                     # std of added noise
+        "val_fraction": default(real(0.0, 1.0, low_open=True, high_open=True), 0.2),
+        "path": default(optional(text()), None),                   # csv only
+        "label": default(optional(text()), None),                  # csv only: the target column
+        "features": default(optional(list_of(text(), 1)), None),   # csv: default all others
+        "standardize": default(boolean(), True),                   # with training-split stats
+        "task": default(optional(choice(("classification", "regression"))), None),  # csv
+    },
+    "model": {
+        "kind": default(choice(MODEL_KINDS), "mlp"),
+        "hidden": default(list_of(integer(1, 1_000_000), 0, 64), [32, 32, 32]),
+        "activation": default(choice(ACTIVATIONS), "relu"),
+        "leaky_slope": default(real(0.0, 1.0), 0.01),              # leaky_relu's slope for x < 0
+        "elu_alpha": default(real(0.0, 100.0, low_open=True), 1.0),  # elu's saturation value
+    },
+    "optimizer": {
+        "name": default(choice(OPTIMIZERS), "adam"),
+        "lr": default(real(0.0, 1e6, low_open=True), 1e-3),        # ignored by noam
+        "momentum": default(real(0.0, 1.0, high_open=True), 0.0),  # sgd, rmsprop
+        "nesterov": default(boolean(), False),                     # sgd, needs momentum > 0
+        "weight_decay": default(real(0.0, 10.0), 0.0),
+        "betas": default(list_of(real(0.0, 1.0, high_open=True), 2, 2), [0.9, 0.999]),  # adam(w)
+        "alpha": default(real(0.0, 1.0, low_open=True, high_open=True), 0.99),  # rmsprop decay
+        "eps": default(optional(real(0.0, 1.0, low_open=True)), None),  # null: PyTorch's
+    },
+    "schedule": {
+        "name": default(choice(SCHEDULES), "none"),
+        "warmup": default(integer(1), 400),                        # noam: warm-up steps
+        "factor": default(real(0.0, 1e6, low_open=True), 1.0),     # noam: scale
+        "d_model": default(optional(integer(1)), None),            # noam: default widest hidden
+        "step_size": default(integer(1), 30),                      # step: epochs per decay
+        "gamma": default(real(0.0, 1.0, low_open=True), 0.1),      # step: decay factor
+        "min_lr": default(real(0.0), 0.0),                         # cosine: the floor
+    },
+    "train": {
+        "epochs": default(integer(1, 10_000_000), 100),
+        "batch_size": default(integer(1, 100_000_000), 32),
+        "seed": default(integer(0, 2**63 - 1), 0),
+        "device": default(text(DEVICE_PATTERN, "auto, cpu, cuda or cuda:N"), "auto"),
+        "dtype": default(choice(DTYPES), "float32"),
+        "grad_stats": default(boolean(), True),                    # per-layer gradient norms
+        "hist_bins": default(integer(2, 200), 24),                 # gradient histogram bins
+        "threads": default(optional(integer(1, 1024)), None),      # null: share the cores
+    },
+    "early_stopping": {
+        "patience": default(integer(0), 10),                       # epochs; 0 turns it off
+        "min_delta": default(real(0.0), 0.0),
+        "restore_best": default(boolean(), True),
+    },
+}
+TOP_LEVEL: dict[str, Key] = {
+    "name": default(text(NAME_PATTERN, "letters, digits, '.', '_' and '-' (1-64, "
+                         "not starting with '.', '_' or '-')"), "custom"),
+    "description": default(text(), ""),
+}
+KNOWN_TOP = sorted([*TOP_LEVEL, *SCHEMA])
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with YAML 1.2 floats: `1e-3` is a number, not a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$"
+               r"|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+# That pattern matches plain integers too; YAML's int resolver, added earlier, wins for those.
+
+
+def parse_yaml(source: str, where: str) -> Any:
+    """YAML text to Python, safely; a syntax error names `where` and the line."""
+    try:
+        return yaml.load(source, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML{line}: {problem}") from None
+
+
+def _nearest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}known: {', '.join(known)}"
+
+
+def resolve(raw: Any, where: str) -> dict[str, Any]:
+    """A preset as read (a mapping) to the full config, every default filled, every value
+    checked. Errors name `where` (a file or `--set`) and the dotted key."""
+    if raw is None:
+        raise ConfigError(f"{where}: the preset is empty; expected a mapping with sections "
+                          f"{', '.join(SCHEMA)}")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections ({', '.join(KNOWN_TOP)}), "
+                          f"got {type(raw).__name__}")
+    config: dict[str, Any] = {}
+    for key in raw:
+        if key not in TOP_LEVEL and key not in SCHEMA:
+            raise ConfigError(f"{where}: unknown section '{key}'; {_nearest(str(key), KNOWN_TOP)}")
+    for key, spec in TOP_LEVEL.items():
+        config[key] = _check(spec, raw.get(key, spec.default), where, key)
+    for section, keys in SCHEMA.items():
+        given = raw.get(section) or {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"{where}: {section}: expected a mapping of keys "
+                              f"({', '.join(keys)}), got {type(given).__name__}")
+        for key in given:
+            if key not in keys:
+                raise ConfigError(f"{where}: unknown key '{section}.{key}'; "
+                                  f"{_nearest(str(key), list(keys))}")
+        config[section] = {
+            key: _check(spec, given[key] if key in given else copy.deepcopy(spec.default),
+                        where, f"{section}.{key}")
+            for key, spec in keys.items()
+        }
+    _check_together(config, where)
+    return config
+
+
+def _check(spec: Key, value: Any, where: str, dotted: str) -> Any:
+    try:
+        return spec.check(value)
+    except (ValueError, TypeError, OverflowError):
+        shown = "null" if value is None else repr(value)
+        raise ConfigError(f"{where}: {dotted}: expected {spec.allowed}, got {shown}") from None
+
+
+def _check_together(config: dict[str, Any], where: str) -> None:
+    """Rules that tie keys to each other."""
+    data, model, opt = config["data"], config["model"], config["optimizer"]
+    if data["dataset"] == "csv":
+        if not data["path"]:
+            raise ConfigError(f"{where}: data.path: a csv dataset needs the path of its file")
+        if not data["label"]:
+            raise ConfigError(f"{where}: data.label: a csv dataset needs its label column")
+    if model["kind"] == "logreg" and model["hidden"]:
+        model["hidden"] = []  # a logistic regression has no hidden layer; keep config.yaml true
+    if model["kind"] == "mlp" and not model["hidden"]:
+        raise ConfigError(f"{where}: model.hidden: an mlp needs at least one hidden width "
+                          f"(or use model.kind: logreg)")
+    if opt["nesterov"] and (opt["name"] != "sgd" or opt["momentum"] <= 0):
+        raise ConfigError(f"{where}: optimizer.nesterov: needs optimizer.name: sgd "
+                          f"and optimizer.momentum > 0")
+
+
+def apply_set(raw: dict[str, Any], assignment: str) -> None:
+    """One `--set section.key=value` onto a raw preset; the value is a YAML scalar or list."""
+    where = f"--set {assignment}"
+    dotted, sep, value_text = assignment.partition("=")
+    parts = dotted.strip().split(".")
+    if not sep or not all(parts):
+        raise ConfigError(f"{where}: expected KEY=VALUE with a dotted key such as "
+                          f"optimizer.lr=1e-3")
+    value = parse_yaml(value_text, where) if value_text.strip() else None
+    if len(parts) == 1:
+        if parts[0] not in TOP_LEVEL:
+            hint = f" (sections take a key: {parts[0]}.KEY=...)" if parts[0] in SCHEMA else ""
+            raise ConfigError(f"{where}: unknown key '{parts[0]}'{hint}; "
+                              f"{_nearest(parts[0], list(TOP_LEVEL))}")
+        raw[parts[0]] = value
+        return
+    if len(parts) != 2:
+        raise ConfigError(f"{where}: keys have two parts, section.key, got '{dotted}'")
+    section, key = parts
+    if section not in SCHEMA:
+        raise ConfigError(f"{where}: unknown section '{section}'; {_nearest(section, KNOWN_TOP)}")
+    if key not in SCHEMA[section]:
+        raise ConfigError(f"{where}: unknown key '{section}.{key}'; "
+                          f"{_nearest(key, list(SCHEMA[section]))}")
+    target = raw.setdefault(section, {})
+    if not isinstance(target, dict):
+        raise ConfigError(f"{where}: the preset's '{section}' is not a mapping")
+    target[key] = value
+
+
+def load(source: str, where: str, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """YAML text plus `--set` overrides to a resolved config."""
+    raw = parse_yaml(source, where)
+    if raw is None:
+        raw = {} if overrides else raw
+    if isinstance(raw, dict):
+        for assignment in overrides:
+            apply_set(raw, assignment)
+    return resolve(raw, where)
+
+
+def load_file(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such preset file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the preset: {err}") from None
+    config = load(source, str(path), overrides)
+    if config["data"]["dataset"] == "csv" and config["data"]["path"]:
+        data_path = Path(config["data"]["path"]).expanduser()
+        if not data_path.is_absolute():  # a preset's CSV sits beside it
+            beside = path.parent / data_path
+            config["data"]["path"] = str(beside if beside.exists() else data_path.resolve())
+    return config
+
+
+def dump(config: dict[str, Any]) -> str:
+    """The config as YAML that `load` reads back to the same config."""
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)

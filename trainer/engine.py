@@ -1,0 +1,152 @@
+"""One run from start to end: the loop around the loop. Writes `start`, an `epoch` and a
+`grad` event per epoch, then `end`, keeps status.json and best.pt current, and turns every
+way a run can end into one of the five end states."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainer import rundir
+from trainer.config import ConfigError
+from trainer.loop import (
+    Heartbeat,
+    Session,
+    StopRequest,
+    Trainer,
+    epoch_line,
+    prepare,
+    save_checkpoint,
+)
+from trainer.monitor import EarlyStopping
+
+EXIT_CODES = {"finished": 0, "early_stopped": 0, "failed": 1, "diverged": 3, "stopped": 4}
+
+
+def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = print,
+        session: Session | None = None) -> dict[str, Any]:
+    """Train `config` into `run_dir` (which holds config.yaml already); return the `end`
+    event. `session` is the prepared D and M blocks, built here when not given."""
+    stop = StopRequest()
+    stop.install()
+    train = config["train"]
+    heartbeat = Heartbeat(run_dir, state="starting", pid=os.getpid(), run_id=run_dir.name,
+                          preset=config["name"], epochs=train["epochs"], epoch=0,
+                          started=round(time.time(), 3))
+    events = rundir.EventLog(run_dir)
+    end: dict[str, Any] = {}
+    try:
+        if session is None:
+            session = prepare(config, run_dir.parent)
+        end = _fit(session, run_dir, events, heartbeat, stop, echo)
+    except ConfigError as err:  # a CSV or device problem found in a launched trainer
+        end = {"state": "failed", "reason": str(err), "error": str(err)}
+    except torch.cuda.OutOfMemoryError as err:
+        end = {"state": "failed", "reason": "CUDA out of memory",
+               "error": str(err).splitlines()[0]}
+    except OSError as err:  # a full disk or a folder gone: say which file
+        where = f"{err.filename}: " if err.filename else ""
+        end = {"state": "failed", "reason": f"{where}{err.strerror or err}",
+               "error": f"{type(err).__name__}: {err}"}
+    except Exception as err:  # noqa: BLE001 - any crash is recorded as `failed`, then shown
+        traceback.print_exc()
+        end = {"state": "failed", "reason": f"{type(err).__name__}: {err}",
+               "error": traceback.format_exc(limit=5)}
+    finally:
+        end = _finish(events, heartbeat, end, echo)
+    return end
+
+
+def _finish(events: rundir.EventLog, heartbeat: Heartbeat, end: dict[str, Any],
+            echo: Callable[[str], None]) -> dict[str, Any]:
+    """Write `end` and the final status, as far as the disk lets us."""
+    end.setdefault("state", "failed")
+    end.setdefault("reason", "the trainer stopped unexpectedly")
+    for key in ("best_epoch", "best_val_loss"):
+        end.setdefault(key, heartbeat.fields.get(key))
+    end.setdefault("epochs", heartbeat.fields.get("epoch", 0))
+    try:
+        written = events.write("end", **end)
+        events.close()
+    except OSError:
+        written = {"type": "end", **end}
+    try:
+        heartbeat.close(state=end["state"], reason=end["reason"])
+    except OSError:
+        pass
+    echo(f"{end['state']}: {end['reason']}")
+    return written
+
+
+def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: Heartbeat,
+         stop: StopRequest, echo: Callable[[str], None]) -> dict[str, Any]:
+    config = session.config
+    epochs, es_config = config["train"]["epochs"], config["early_stopping"]
+    trainer = Trainer(session, events, stop)
+    data = session.data
+    events.write(
+        "start", run_id=run_dir.name, preset=config["name"], device=str(session.device),
+        torch_version=torch.__version__, n_params=sum(p.numel() for p in session.model.parameters()),
+        n_train=len(session.x_train), n_val=len(session.x_val),
+        steps_per_epoch=trainer.steps_per_epoch, layers=trainer.layer_names, pid=os.getpid(),
+        task=data.task, n_classes=data.n_classes, features=data.features, classes=data.classes,
+        threads=session.threads, dtype=config["train"]["dtype"])
+    heartbeat.update(state="running", device=str(session.device))
+    early = EarlyStopping(es_config["patience"], es_config["min_delta"])
+    best_state: dict[str, torch.Tensor] | None = None
+    end: dict[str, Any] = {}
+    for number in range(1, epochs + 1):
+        began = time.monotonic()
+        result = trainer.epoch(number)
+        # the lr of the epoch's last step (the schedule has already set the next one)
+        lr = trainer.lr_at(trainer.step) if trainer.lr_at else trainer.base_lr
+        if result.stopped:
+            end = {"state": "stopped", "reason": f"stopped by {stop.signal_name} in epoch "
+                   f"{number}, step {result.steps}; epoch {number} is not recorded"}
+            break
+        finite = math.isfinite(result.train_loss) and math.isfinite(result.val_loss)
+        improved = finite and early.update(result.val_loss, number)
+        if improved:
+            save_checkpoint(session.model, run_dir / rundir.BEST)
+            if es_config["restore_best"]:
+                best_state = {k: v.detach().clone() for k, v in
+                              session.model.state_dict().items()}
+        seconds = time.monotonic() - began
+        events.write("epoch", epoch=number, train_loss=result.train_loss,
+                     val_loss=result.val_loss, train_acc=result.train_acc,
+                     val_acc=result.val_acc, lr=lr, seconds=round(seconds, 4), **early.fields())
+        if result.norms is not None:
+            trainer.grad_event(number, result.norms)
+        heartbeat.update(epoch=number, best_epoch=early.best_epoch or None,
+                         best_val_loss=early.best if early.best_epoch else None)
+        echo(epoch_line(number, epochs, result, early, lr, seconds))
+        if not finite:
+            which = "train_loss" if not math.isfinite(result.train_loss) else "val_loss"
+            value = result.train_loss if which == "train_loss" else result.val_loss
+            end = {"state": "diverged",
+                   "reason": f"{which} became {value} at epoch {number} (lr {lr:.3g})"}
+            break
+        if early.should_stop:
+            end = {"state": "early_stopped",
+                   "reason": f"val_loss did not improve by more than {es_config['min_delta']:g} "
+                             f"for {early.patience} epochs; best {early.best:.6g} at epoch "
+                             f"{early.best_epoch}"}
+            break
+        if stop:
+            end = {"state": "stopped", "reason": f"stopped by {stop.signal_name} after epoch "
+                   f"{number}"}
+            break
+    else:
+        end = {"state": "finished", "reason": f"completed all {epochs} epochs"}
+    if best_state is not None:
+        session.model.load_state_dict(best_state)
+    end.update(epochs=heartbeat.fields.get("epoch", 0), best_epoch=early.best_epoch or None,
+               best_val_loss=early.best if early.best_epoch else None)
+    return end

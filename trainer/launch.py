@@ -1,0 +1,54 @@
+"""Start a trainer as its own process in its own session (torch-free: the app calls this).
+
+The child runs `python -m trainer train <run_dir>/config.yaml --run-dir <run_dir>`, the
+code path of `dmt-tui train`. `start_new_session=True` puts it in a new session, so a
+dropped SSH connection (SIGHUP to the app's session) or the app's death leaves it training.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from trainer import rundir
+from trainer.config import dump
+
+
+def launch(config: dict[str, Any], runs_dir: Path) -> tuple[Path, subprocess.Popen[bytes]]:
+    """Create the run folder with config.yaml and a `starting` status, then start the trainer.
+    Raises rundir.RunDirError when the runs folder cannot be written."""
+    run_dir = rundir.create_run_dir(runs_dir, config["name"])
+    try:
+        (run_dir / rundir.CONFIG).write_text(dump(config), encoding="utf-8")
+        rundir.write_status(run_dir, state="starting", pid=None, run_id=run_dir.name,
+                            preset=config["name"], epochs=config["train"]["epochs"], epoch=0)
+        log = open(run_dir / rundir.LOG, "ab")  # noqa: SIM115 - the child owns it from here
+    except OSError as err:
+        raise rundir.RunDirError(f"{run_dir}: cannot write the run folder: "
+                                 f"{err.strerror or err}") from None
+    with log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trainer", "train", str(run_dir / rundir.CONFIG),
+             "--run-dir", str(run_dir), "--quiet"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    return run_dir, process
+
+
+def stop(run_dir: Path) -> bool:
+    """Ask a live run's trainer to stop (SIGTERM); False when there is no live process."""
+    status = rundir.read_status(run_dir)
+    pid = status.get("pid")
+    if not isinstance(pid, int) or rundir.effective_state(status) not in rundir.LIVE_STATES:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,79 @@
+"""M: the model. A stack of linear layers with one activation between them; logits out."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class _StepFunction(torch.autograd.Function):
+    """Heaviside step: 1 where x >= 0. Its derivative is 0 almost everywhere, and that is
+    what backward returns, so the layers below it see exactly zero gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(grad)
+
+
+class BinaryStep(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _StepFunction.apply(x)
+
+
+class Gaussian(nn.Module):
+    """exp(-x^2)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-x * x)
+
+
+class GCU(nn.Module):
+    """Growing cosine unit, x * cos(x)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.cos(x)
+
+
+# name -> constructor from the `model` section; adding one is one line (and a name in config).
+ACTIVATIONS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {
+    "identity": lambda m: nn.Identity(),
+    "binary_step": lambda m: BinaryStep(),
+    "sigmoid": lambda m: nn.Sigmoid(),
+    "tanh": lambda m: nn.Tanh(),
+    "relu": lambda m: nn.ReLU(),
+    "leaky_relu": lambda m: nn.LeakyReLU(m["leaky_slope"]),
+    "prelu": lambda m: nn.PReLU(),
+    "elu": lambda m: nn.ELU(m["elu_alpha"]),
+    "selu": lambda m: nn.SELU(),
+    "gelu": lambda m: nn.GELU(),
+    "softplus": lambda m: nn.Softplus(),
+    "silu": lambda m: nn.SiLU(),
+    "mish": lambda m: nn.Mish(),
+    "gaussian": lambda m: Gaussian(),
+    "gcu": lambda m: GCU(),
+}
+
+
+def build_model(model: dict[str, Any], n_in: int, n_out: int) -> nn.Sequential:
+    """`fc1, act1, fc2, act2, ..., out`: linear layers named input to output."""
+    widths = [n_in, *(model["hidden"] if model["kind"] == "mlp" else []), n_out]
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True), 1):
+        last = i == len(widths) - 1
+        layers["out" if last else f"fc{i}"] = nn.Linear(a, b)
+        if not last:
+            layers[f"act{i}"] = ACTIVATIONS[model["activation"]](model)
+    return nn.Sequential(layers)
+
+
+def linear_layers(model: nn.Module) -> list[tuple[str, nn.Linear]]:
+    """The model's linear layers, input to output, with their names."""
+    return [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]

@@ -1,0 +1,69 @@
+"""M: optimizers and learning-rate schedules.
+
+Schedules are plain functions of the optimizer step, `lr_at(k)` for k = 1, 2, ...: the loop
+writes the value into the optimizer's param groups itself, which costs a dict store per step
+instead of an LRScheduler call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def _kwargs(opt: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The preset's values for these optimizer arguments; eps: null keeps PyTorch's default."""
+    return {n: opt[n] for n in names if opt.get(n) is not None}
+
+
+# name -> constructor; PyTorch's defaults apply to everything the preset leaves unset.
+OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.optim.Optimizer]] = {
+    "sgd": lambda p, o: torch.optim.SGD(
+        p, **_kwargs(o, "lr", "momentum", "nesterov", "weight_decay")),
+    "adam": lambda p, o: torch.optim.Adam(
+        p, betas=tuple(o["betas"]), **_kwargs(o, "lr", "eps", "weight_decay")),
+    "adamw": lambda p, o: torch.optim.AdamW(
+        p, betas=tuple(o["betas"]), **_kwargs(o, "lr", "eps", "weight_decay")),
+    "adagrad": lambda p, o: torch.optim.Adagrad(p, **_kwargs(o, "lr", "eps", "weight_decay")),
+    "rmsprop": lambda p, o: torch.optim.RMSprop(
+        p, **_kwargs(o, "lr", "alpha", "eps", "momentum", "weight_decay")),
+}
+
+
+def build_optimizer(params: Iterable[nn.Parameter], opt: dict[str, Any]) -> torch.optim.Optimizer:
+    return OPTIMIZERS[opt["name"]](params, opt)
+
+
+def noam_lr(k: int, d_model: int, warmup: int, factor: float) -> float:
+    """The Transformer's warm-up: factor * d_model^-0.5 * min(k^-0.5, k * warmup^-1.5)."""
+    return factor * d_model**-0.5 * min(k**-0.5, k * warmup**-1.5)
+
+
+def schedule_fn(config: dict[str, Any], steps_per_epoch: int) -> Callable[[int], float] | None:
+    """lr as a function of the optimizer step k (from 1), or None for a constant lr."""
+    sched, base = config["schedule"], config["optimizer"]["lr"]
+    name = sched["name"]
+    if name == "none":
+        return None
+    if name == "noam":
+        hidden = config["model"]["hidden"]
+        d_model = sched["d_model"] or (max(hidden) if hidden else 1)
+        return lambda k: noam_lr(k, d_model, sched["warmup"], sched["factor"])
+    if name == "cosine":
+        total = max(1, config["train"]["epochs"] * steps_per_epoch)
+        floor = sched["min_lr"]
+
+        def cosine(k: int) -> float:
+            return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * min(k - 1, total) / total))
+        return cosine
+    if name == "step":
+        size = sched["step_size"] * steps_per_epoch
+        return lambda k: base * sched["gamma"] ** ((k - 1) // size)
+    raise KeyError(name)
+
+
+SCHEDULES = ("none", "noam", "cosine", "step")  # names schedule_fn knows

@@ -1,0 +1,128 @@
+"""What a reader knows of one run, built up from its events: torch-free, shared by the app,
+`dmt-tui runs` and `dmt-tui export`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainer import rundir
+
+
+@dataclass
+class RunRecord:
+    """One run as its files describe it. `update()` reads only what was appended since."""
+
+    run_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    start: dict[str, Any] = field(default_factory=dict)
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # `epoch` events in order
+    grads: list[dict[str, Any]] = field(default_factory=list)  # `grad` events in order
+    progress: dict[str, Any] = field(default_factory=dict)  # the latest `progress` event
+    end: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._tail = rundir.EventTail(self.run_dir / rundir.EVENTS)
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunRecord:
+        record = cls(run_dir)
+        record.update()
+        return record
+
+    def update(self) -> list[dict[str, Any]]:
+        """Read new events and the status; return the new events."""
+        if not self.config:
+            try:
+                loaded = yaml.safe_load((self.run_dir / rundir.CONFIG).read_text("utf-8"))
+                self.config = loaded if isinstance(loaded, dict) else {}
+            except (OSError, yaml.YAMLError):
+                self.config = {}
+        events = self._tail.read()
+        for event in events:
+            self.apply(event)
+        self.notes = list(self._tail.skipped)
+        if self._tail.torn_tail() and self.state not in rundir.LIVE_STATES:
+            self.notes.append(f"{self._tail.path}: skipped a torn last line")
+        self.status = rundir.read_status(self.run_dir)
+        return events
+
+    def apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "start":
+            self.start = event
+        elif kind == "epoch":
+            self.epochs.append(event)
+        elif kind == "grad":
+            self.grads.append(event)
+        elif kind == "progress":
+            self.progress = event
+        elif kind == "end":
+            self.end = event
+
+    # ---- what the readers show --------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        if self.end:
+            return str(self.end.get("state", "failed"))
+        return rundir.effective_state(self.status) if self.status else "starting"
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or self.start.get("preset") or self.run_id)
+
+    @property
+    def epochs_total(self) -> int:
+        train = self.config.get("train") or {}
+        return int(train.get("epochs") or 0)
+
+    @property
+    def epoch(self) -> int:
+        return int(self.epochs[-1]["epoch"]) if self.epochs else 0
+
+    @property
+    def best(self) -> tuple[int | None, float | None]:
+        """(epoch, val_loss) of the best epoch so far."""
+        if self.end.get("best_epoch"):
+            return self.end["best_epoch"], self.end.get("best_val_loss")
+        if self.epochs:
+            last = self.epochs[-1]
+            if last.get("es_best_epoch"):
+                return last["es_best_epoch"], last.get("es_best")
+        return None, None
+
+    @property
+    def started(self) -> float | None:
+        return self.start.get("time") or self.status.get("started")
+
+    @property
+    def duration(self) -> float | None:
+        began = self.started
+        if began is None:
+            return None
+        ended = self.end.get("time") or self.status.get("updated")
+        return max(0.0, float(ended) - float(began)) if ended else None
+
+    @property
+    def layer_names(self) -> list[str]:
+        return list(self.start.get("layers") or [])
+
+    def setting(self, dotted: str) -> Any:
+        section, _, key = dotted.partition(".")
+        value = self.config.get(section)
+        return value.get(key) if isinstance(value, dict) else value
+
+
+def load_runs(runs_dir: Path) -> list[RunRecord]:
+    """Every run under `runs_dir`, oldest first."""
+    return [RunRecord.load(d) for d in rundir.iter_run_dirs(runs_dir)]
