@@ -33,6 +33,12 @@ def runs_command(args: argparse.Namespace) -> int:
     return runs_table(_runs_dir(args), as_json=args.json)
 
 
+def export_command(args: argparse.Namespace) -> int:
+    from dmt_tui.export import export_command as export
+
+    return export(args, _runs_dir(args))
+
+
 def app_command(args: argparse.Namespace) -> int:
     from tui.app import run_app
 
@@ -40,6 +46,7 @@ def app_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dmt_tui.export import add_export_arguments
     from trainer.cli import add_train_arguments
 
     parser = argparse.ArgumentParser(
@@ -62,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=argparse.SUPPRESS)
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
     runs.set_defaults(handler=runs_command)
+    export = commands.add_parser("export", help="runs as csv, jsonl, parquet or tensorboard files")
+    add_export_arguments(export)
+    export.set_defaults(handler=export_command)
     return parser
 
 
