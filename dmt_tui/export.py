@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dmt_tui.tables import reader_notes
 from trainer import rundir
 from trainer.record import RunRecord
 
@@ -109,9 +110,10 @@ def require_modules(formats: list[str]) -> None:
 
 
 def _cell(value: Any) -> Any:
-    """Lists (hidden sizes) as `32x32`, so the column stays a plain string in csv and parquet."""
+    """Lists (hidden sizes) as `32x32`, so the column stays a plain string in csv and parquet;
+    an empty list is empty, as csv would read "" back."""
     if isinstance(value, list | tuple):
-        return "x".join(str(v) for v in value)
+        return "x".join(str(v) for v in value) or None
     return value
 
 
@@ -244,7 +246,7 @@ def export_command(args: argparse.Namespace, runs_dir: Path) -> int:
         formats = parse_formats(args.format)
         records = [RunRecord.load(d) for d in resolve_runs(runs_dir, args.run_ids, args.all)]
         for record in records:
-            for note in record.notes:
+            for note in reader_notes(record):
                 print(f"note: {note}", file=sys.stderr)
             if record.state == "crashed":
                 print(f"note: {record.run_id} crashed; exporting its {len(record.epochs)} "
