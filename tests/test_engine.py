@@ -231,3 +231,15 @@ def test_a_launched_trainer_outlives_the_process_that_started_it(runs_dir: Path)
     assert record.state == "finished" and len(record.epochs) == 150
     assert record.start["pid"] == pid
     assert "epoch 150/150" in (run_dir / "trainer.log").read_text()
+
+
+def test_train_starts_lean_without_textual_or_pandas(runs_dir: Path) -> None:
+    script = (
+        "import sys; from dmt_tui.cli import main; "
+        f"code = main(['train', 'xor-adam', '--runs-dir', {str(runs_dir)!r}, '--quiet', "
+        "'--set', 'train.epochs=1']); "
+        "print(code, sorted(m for m in ('textual', 'pandas', 'plotext') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr

@@ -18,6 +18,8 @@ def sig(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
+SCALE, ALPHA = 1.0507009873554805, 1.6732632423543772  # SELU's constants
+
 # name -> (f(x), f'(x)) as the course writes them
 FORMULAS = {
     "identity": (lambda x: x, lambda x: 1.0),
@@ -31,8 +33,8 @@ FORMULAS = {
     "gaussian": (lambda x: math.exp(-x * x), lambda x: -2 * x * math.exp(-x * x)),
     "gcu": (lambda x: x * math.cos(x), lambda x: math.cos(x) - x * math.sin(x)),
     "binary_step": (lambda x: 1.0 if x >= 0 else 0.0, lambda x: 0.0),
-    "selu": (lambda x: 1.0507009873554805 * (x if x > 0 else 1.6732632423543772 * (math.exp(x) - 1)),
-             lambda x: 1.0507009873554805 * (1.0 if x > 0 else 1.6732632423543772 * math.exp(x))),
+    "selu": (lambda x: SCALE * (x if x > 0 else ALPHA * (math.exp(x) - 1)),
+             lambda x: SCALE * (1.0 if x > 0 else ALPHA * math.exp(x))),
     "gelu": (lambda x: 0.5 * x * (1 + math.erf(x / math.sqrt(2))),
              lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))
              + x * math.exp(-x * x / 2) / math.sqrt(2 * math.pi)),

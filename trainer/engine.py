@@ -93,7 +93,8 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: He
     data = session.data
     events.write(
         "start", run_id=run_dir.name, preset=config["name"], device=str(session.device),
-        torch_version=torch.__version__, n_params=sum(p.numel() for p in session.model.parameters()),
+        torch_version=torch.__version__,
+        n_params=sum(p.numel() for p in session.model.parameters()),
         n_train=len(session.x_train), n_val=len(session.x_val),
         steps_per_epoch=trainer.steps_per_epoch, layers=trainer.layer_names, pid=os.getpid(),
         task=data.task, n_classes=data.n_classes, features=data.features, classes=data.classes,

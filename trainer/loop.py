@@ -234,7 +234,7 @@ class Trainer:
         model, optimizer, loss_fn = s.model, s.optimizer, self.loss_fn
         losses: list[torch.Tensor] = []
         correct: list[torch.Tensor] = []
-        norm_rows: list[torch.Tensor] = []
+        norm_rows: list[list[torch.Tensor]] = []  # per step, one 0-d norm per parameter
         order = torch.randperm(self.n_train, device=s.device, generator=self.shuffle)
         started = last_progress = time.monotonic()
         stopped = False
@@ -247,7 +247,8 @@ class Trainer:
             if self.grad_stats:
                 grads = [p.grad if p.grad is not None else torch.zeros_like(p)
                          for p in self.params]
-                norm_rows.append(torch.stack(torch._foreach_norm(grads)))
+                # one multi-tensor kernel; stacked once an epoch, not here (saves ~2 us/step)
+                norm_rows.append(torch._foreach_norm(grads))
             optimizer.step()
             self.step += 1
             if self.lr_at is not None:
@@ -275,7 +276,7 @@ class Trainer:
         if self.classify:
             parts.append(torch.stack(correct).double())
         if norm_rows:
-            parts.append(torch.stack(norm_rows).double().flatten())
+            parts.append(torch.stack([n for row in norm_rows for n in row]).double())
         host = torch.cat(parts).cpu().numpy()
         step_losses, val_loss, val_hits = host[:steps], host[steps], host[steps + 1]
         rest = host[steps + 2:]
