@@ -1,0 +1,80 @@
+"""The dmt-tui app: a monitor screen over a runs folder. Screens own their work; this file
+only wires them up, and says how many runs are still training when it closes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from presets import user_presets_dir
+from trainer import rundir
+from tui.help_screen import HelpScreen
+from tui.launch_form import LaunchForm
+from tui.monitor import MonitorScreen
+from tui.stop_confirm import StopConfirm
+
+
+class DmtApp(App[None]):
+    """Train small models on this machine and watch them learn."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "dmt-tui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Keys", key_display="?", id="app.help"),
+    ]
+
+    def __init__(self, runs_dir: Path, presets_dir: Path | None = None) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.presets_dir = presets_dir
+
+    def get_default_screen(self) -> Screen[None]:
+        return MonitorScreen(self.runs_dir, self.presets_dir)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen([
+            ("Runs and panels", MonitorScreen.BINDINGS),
+            ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
+                                                    "Command palette")]),
+            ("New-run form", [*LaunchForm.BINDINGS,
+                              Binding("tab", "focus_next", "Next field"),
+                              Binding("shift+tab", "focus_previous", "Previous field")]),
+            ("Stop confirmation", StopConfirm.BINDINGS),
+        ]))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette lists the monitor's actions beside Textual's own."""
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, MonitorScreen):
+            yield SystemCommand("New run", "Pick a preset, change it, launch it (n)",
+                                screen.action_new_run)
+            yield SystemCommand("Stop run", "Stop the selected run after asking (s)",
+                                screen.action_stop_run)
+            yield SystemCommand("Log y", "Toggle the loss plot's log axis (l)",
+                                screen.action_toggle_log)
+            yield SystemCommand("All keys", "Every key of the app (?)", self.action_help)
+
+
+def still_training(runs_dir: Path) -> int:
+    """How many runs under `runs_dir` are alive (reads status files only)."""
+    statuses = (rundir.read_status(d) for d in rundir.iter_run_dirs(runs_dir))
+    return sum(1 for s in statuses if s and rundir.effective_state(s) in rundir.LIVE_STATES)
+
+
+def run_app(runs_dir: Path, presets_dir: str | None) -> int:
+    """Run the app until the user quits; then say which runs keep training."""
+    DmtApp(runs_dir, user_presets_dir(presets_dir)).run()
+    live = still_training(runs_dir)
+    if live:
+        print(f"{live} run{'s' if live != 1 else ''} still training in {runs_dir}; "
+              f"`dmt-tui --runs-dir {runs_dir}` shows {'them' if live != 1 else 'it'} again.")
+    else:
+        print("no runs are training.")
+    return 0

@@ -1,0 +1,166 @@
+"""The Gradient norms panel: one layer's histogram of per-step norms in the latest epoch,
+every layer's mean norm by depth (vanishing gradients show as a slope down toward the
+input), and the whole model's norm over epochs. All three on log axes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from trainer.record import RunRecord
+from tui.format import number
+from tui.series import decimate, finite, log10_points, log_ticks, points
+
+BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
+
+
+def layer_stats(grad: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The per-layer objects of a `grad` event, tolerating an event that lacks them."""
+    layers = (grad or {}).get("layers")
+    return [x for x in layers if isinstance(x, dict)] if isinstance(layers, list) else []
+
+
+def histogram_bars(stats: dict[str, Any]) -> tuple[list[float], list[int], float]:
+    """Bar centres in log10 units, their counts, and the bar width, from `edges`/`counts`."""
+    edges = [finite(e) for e in stats.get("edges") or []]
+    counts = stats.get("counts") or []
+    if len(edges) != len(counts) + 1 or any(e is None or e <= 0 for e in edges):
+        return [], [], 0.0
+    logs = [math.log10(e) for e in edges if e is not None]
+    centres = [(a + b) / 2 for a, b in zip(logs, logs[1:], strict=False)]
+    width = (logs[-1] - logs[0]) / max(1, len(counts))
+    return centres, [int(c) if isinstance(c, int) else 0 for c in counts], width
+
+
+class GradPanel(Vertical):
+    """Gradient norms of the selected run; `layer_index` picks the histogram's layer."""
+
+    layer_index: reactive[int] = reactive(0)
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.border_title = "Gradient norms"
+        self._drawn: dict[str, tuple[Any, ...]] = {}
+        self._layer_count = 0
+        self._note_shown: Text | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="grad-plots"):
+            yield PlotextPlot(id="grad-hist")
+            yield PlotextPlot(id="grad-depth")
+            yield PlotextPlot(id="grad-total")
+        yield Static(id="grad-note")
+
+    def watch_layer_index(self) -> None:
+        self._drawn.clear()
+
+    def step_layer(self, step: int) -> None:
+        """Show the previous (-1) or next (+1) layer's histogram, wrapping around."""
+        if self._layer_count:
+            self.layer_index = (self.layer_index + step) % self._layer_count
+
+    def draw(self, record: RunRecord | None) -> None:
+        grads = record.grads if record else []
+        latest = grads[-1] if grads else None
+        layers = layer_stats(latest)
+        self._layer_count = len(layers)
+        if layers and self.layer_index >= len(layers):
+            self.layer_index = len(layers) - 1
+        run = (record.run_id if record else None, len(grads), self.layer_index)
+        self._draw_histogram(run, latest, layers)
+        self._draw_depth(run, layers)
+        self._draw_total(run, grads)
+
+    def _plot(self, plot_id: str, run: tuple[Any, ...]) -> PlotextPlot | None:
+        """The plot to redraw, or None when nothing it shows has changed."""
+        plot = self.query_one(f"#{plot_id}", PlotextPlot)
+        width, height = plot.size
+        key = (*run, width, height)
+        if self._drawn.get(plot_id) == key or not width or not height:
+            return None
+        self._drawn[plot_id] = key
+        plot.plt.clear_data()
+        plot.plt.clear_figure()
+        return plot
+
+    def _draw_histogram(self, run: tuple[Any, ...], latest: dict[str, Any] | None,
+                        layers: list[dict[str, Any]]) -> None:
+        plot = self._plot("grad-hist", run)
+        if not layers:
+            self._note(Text("no gradient statistics yet", style="dim"))
+            if plot:
+                plot.plt.title("histogram")
+                plot.refresh()
+            return
+        stats = layers[self.layer_index]
+        name = stats.get("name") or f"layer {self.layer_index + 1}"
+        zeros, nonfinite = int(stats.get("zeros") or 0), int(stats.get("nonfinite") or 0)
+        steps = sum(stats.get("counts") or []) + zeros + nonfinite
+        self._note(Text.assemble(
+            ("[ ] ", "bold"), f"layer {name} ({self.layer_index + 1}/{len(layers)})  ",
+            f"epoch {(latest or {}).get('epoch')}  mean {number(stats.get('mean'))}  ",
+            (f"zero-norm steps {zeros}/{steps}", "bold red" if zeros else ""),
+            (f"  non-finite {nonfinite}", "bold red" if nonfinite else "")))
+        if plot is None:
+            return
+        plt = plot.plt
+        plt.title(f"{name}: per-step norms")
+        centres, counts, width = histogram_bars(stats)
+        if centres and any(counts):
+            plt.bar(centres, counts, width=width, color=BAR_COLOR)
+            top = max(counts)  # counts are whole steps: no 2.50 ticks
+            plt.yticks(sorted({0, top // 2, top}))
+            plt.xticks(*log_ticks(centres[0] - width / 2, centres[-1] + width / 2))
+        else:
+            plt.title(f"{name}: no non-zero finite norm")
+        plot.refresh()
+
+    def _note(self, text: Text) -> None:
+        """The line under the plots; set only when it changed, as each set repaints it."""
+        if text != self._note_shown:
+            self._note_shown = text
+            self.query_one("#grad-note", Static).update(text)
+
+    def _draw_depth(self, run: tuple[Any, ...], layers: list[dict[str, Any]]) -> None:
+        plot = self._plot("grad-depth", run)
+        if plot is None:
+            return
+        plt = plot.plt
+        plt.title("mean norm by depth")
+        depth = log10_points(points(range(1, len(layers) + 1),
+                                    [x.get("mean") for x in layers], positive=True))
+        if depth:
+            xs, ys = [x for x, _ in depth], [y for _, y in depth]
+            plt.plot(xs, ys, color=DEPTH_COLOR, marker="dot")
+            picked = [(x, y) for x, y in depth if x == self.layer_index + 1]
+            if picked:
+                plt.scatter([picked[0][0]], [picked[0][1]], color=PICK_COLOR, marker="●")
+            plt.yticks(*log_ticks(min(ys), max(ys)))
+            names = [str(x.get("name") or i + 1) for i, x in enumerate(layers)]
+            every = max(1, math.ceil(len(names) / max(1, plot.size.width // 6)))
+            shown = list(range(0, len(names), every))
+            plt.xticks([i + 1 for i in shown], [names[i] for i in shown])
+        plot.refresh()
+
+    def _draw_total(self, run: tuple[Any, ...], grads: list[dict[str, Any]]) -> None:
+        plot = self._plot("grad-total", run)
+        if plot is None:
+            return
+        plt = plot.plt
+        plt.title("total norm over epochs")
+        plt.xlabel("epoch")
+        series = points([g.get("epoch") for g in grads],
+                        [(g.get("total") or {}).get("mean") for g in grads], positive=True)
+        total = log10_points(decimate(series, plot.size.width))
+        if total:
+            ys = [y for _, y in total]
+            plt.plot([x for x, _ in total], ys, color=TOTAL_COLOR, marker="braille")
+            plt.yticks(*log_ticks(min(ys), max(ys)))
+        plot.refresh()

@@ -1,0 +1,240 @@
+"""The new-run form (`n`): pick a preset, change what people vary most, launch with `enter`.
+
+Values go through `presets.load_preset` with `--set`-style overrides, the same validation as
+a preset file and `dmt-tui train --set`; an error is shown beside the field it names and
+nothing starts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from presets import PresetInfo, list_presets, load_preset
+from trainer import rundir
+from trainer.config import ACTIVATIONS, OPTIMIZERS, SCHEMA, ConfigError
+from trainer.launch import launch
+
+
+@dataclass(frozen=True)
+class Field:
+    """One form field: the preset key it sets, its label, and its choices (None: typed)."""
+
+    key: str  # dotted, as in --set
+    label: str
+    choices: tuple[str, ...] | None = None
+    hint: str = ""
+
+    @property
+    def widget_id(self) -> str:
+        return "field-" + self.key.replace(".", "-").replace("_", "-")
+
+    @property
+    def allowed(self) -> str:
+        if self.hint:
+            return self.hint
+        section, _, name = self.key.partition(".")
+        return SCHEMA[section][name].allowed
+
+
+FIELDS = (
+    Field("model.activation", "activation", ACTIVATIONS,
+          f"{len(ACTIVATIONS)} choices: enter opens the list"),
+    Field("optimizer.name", "optimizer", OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
+    Field("optimizer.lr", "learning rate"),
+    Field("train.epochs", "epochs"),
+    Field("train.batch_size", "batch size"),
+    Field("model.hidden", "hidden layers", None, "widths, comma-separated: 64, 64"),
+    Field("early_stopping.patience", "patience", None, "epochs without improvement; 0 = off"),
+    Field("train.device", "device"),
+)
+
+
+def field_value(config: dict[str, Any], key: str) -> str:
+    """A config value as the form shows it (`32, 32` for a list)."""
+    section, _, name = key.partition(".")
+    value = (config.get(section) or {}).get(name)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def override(field: Field, text: str) -> str:
+    """The `--set` assignment for a field's text; a list is written in YAML flow style."""
+    text = text.strip()
+    if field.key == "model.hidden":
+        text = "[" + text.strip("[]") + "]"
+    return f"{field.key}={text}"
+
+
+def error_field(message: str) -> tuple[str | None, str]:
+    """Which field a ConfigError names (its dotted key), and the message without the file
+    or `--set` it came from: `/p/x.yaml: optimizer.lr: expected ...` -> lr, `expected ...`."""
+    for field in FIELDS:
+        if message.startswith(f"--set {field.key}="):  # the value was not even YAML
+            return field.key, message.split(": ", 1)[-1]
+        marker = f": {field.key}: "
+        if marker in message:
+            return field.key, message.split(marker, 1)[1]
+    return None, message
+
+
+@dataclass(frozen=True)
+class Launched:
+    """What the form hands back: the new run's folder and its trainer process."""
+
+    run_dir: Path
+    process: subprocess.Popen[bytes]
+
+
+class LaunchForm(ModalScreen[Launched | None]):
+    """The new-run form."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="launch_form.cancel"),
+        # Inputs, the preset list and the button take enter themselves (and launch); this
+        # binding is what the footer and `?` show for it.
+        Binding("enter", "launch", "Launch", id="launch_form.launch"),
+    ]
+
+    def __init__(self, runs_dir: Path, presets_dir: Path | None) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.presets_dir = presets_dir
+        self.presets: list[PresetInfo] = list_presets(presets_dir)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="launch-form") as form:
+            form.border_title = "New run"
+            yield OptionList(*[self._option(i, p) for i, p in enumerate(self.presets)],
+                             id="preset-list")
+            yield Static(id="preset-description")
+            for field in FIELDS:
+                with Horizontal(classes="field-row"):
+                    yield Label(field.label, classes="field-label")
+                    yield self._input(field)
+                    yield Static(field.allowed, id=f"{field.widget_id}-hint",
+                                 classes="field-hint")
+            with Horizontal(id="launch-buttons"):
+                yield Static(id="form-error")
+                yield Button("Launch", id="launch-button", variant="primary", compact=True)
+        yield Footer()
+
+    def _option(self, index: int, info: PresetInfo) -> Option:
+        prompt = Text.assemble((info.name, "bold"), "  ", (info.description, "dim"))
+        if info.source != "built-in":
+            prompt.append(f"  [{info.source}]", style="italic")
+        return Option(prompt, id=str(index))
+
+    def _input(self, field: Field) -> Widget:
+        if field.choices:
+            return Select([(c, c) for c in field.choices], allow_blank=False, compact=True,
+                          id=field.widget_id, classes="field-input")
+        return Input(id=field.widget_id, classes="field-input", compact=True)
+
+    def on_mount(self) -> None:
+        presets = self.query_one("#preset-list", OptionList)
+        presets.focus()
+        if self.presets:
+            presets.highlighted = 0
+
+    @property
+    def preset(self) -> PresetInfo | None:
+        index = self.query_one("#preset-list", OptionList).highlighted
+        return self.presets[index] if index is not None and index < len(self.presets) else None
+
+    @on(OptionList.OptionHighlighted, "#preset-list")
+    def fill_from_preset(self) -> None:
+        """Show the highlighted preset's description and put its values in the fields."""
+        info = self.preset
+        if info is None:
+            return
+        self._clear_errors()
+        self.query_one("#preset-description", Static).update(info.description)
+        try:
+            config = load_preset(str(info.path), [], self.presets_dir)
+        except ConfigError as err:
+            self._show_error(None, str(err))
+            return
+        for field in FIELDS:
+            value = field_value(config, field.key)
+            widget = self.query_one(f"#{field.widget_id}")
+            if isinstance(widget, Select):
+                widget.value = value
+            elif isinstance(widget, Input):
+                widget.value = value
+
+    def overrides(self) -> list[str]:
+        """The fields as `--set` assignments, in form order."""
+        found = []
+        for field in FIELDS:
+            widget = self.query_one(f"#{field.widget_id}")
+            text = str(widget.value) if isinstance(widget, Select | Input) else ""
+            found.append(override(field, text))
+        return found
+
+    def validate(self) -> dict[str, Any] | None:
+        """The resolved config, or None after showing the first error beside its field."""
+        self._clear_errors()
+        info = self.preset
+        if info is None:
+            self._show_error(None, "no preset to launch")
+            return None
+        try:
+            return load_preset(str(info.path), self.overrides(), self.presets_dir)
+        except ConfigError as err:
+            key, text = error_field(str(err))
+            self._show_error(key, text)
+            return None
+
+    def _show_error(self, key: str | None, text: str) -> None:
+        field = next((f for f in FIELDS if f.key == key), None)
+        if field is None:
+            self.query_one("#form-error", Static).update(Text(text, style="bold red"))
+            return
+        hint = self.query_one(f"#{field.widget_id}-hint", Static)
+        hint.update(Text(text, style="bold red"))
+        hint.add_class("-error")
+        self.query_one(f"#{field.widget_id}").focus()
+
+    def _clear_errors(self) -> None:
+        for field in FIELDS:
+            hint = self.query_one(f"#{field.widget_id}-hint", Static)
+            if hint.has_class("-error"):
+                hint.remove_class("-error")
+                hint.update(field.allowed)
+        self.query_one("#form-error", Static).update("")
+
+    @on(OptionList.OptionSelected, "#preset-list")
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#launch-button")
+    def submit(self) -> None:
+        """Enter in the preset list or a field, or the Launch button."""
+        self.action_launch()
+
+    def action_launch(self) -> None:
+        """Validate; when valid start the trainer and close the form."""
+        config = self.validate()
+        if config is None:
+            return
+        try:
+            run_dir, process = launch(config, self.runs_dir)
+        except rundir.RunDirError as err:
+            self._show_error(None, str(err))
+            return
+        self.dismiss(Launched(run_dir, process))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,44 @@
+"""Every message that crosses the app: small dataclasses, so what travels is plain to see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class RunUpdate:
+    """What one run gained since the last poll. Plain data: it crosses from the watcher
+    thread to the app, so the app never shares a mutable object with the thread."""
+
+    run_dir: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+    status: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] | None = None  # only with a run's first update
+
+
+@dataclass
+class RunsPolled(Message):
+    """One poll of the runs folder: new runs, new events, changed states."""
+
+    updates: list[RunUpdate]
+
+
+@dataclass
+class WatcherFailed(Message):
+    """The runs folder could not be read (gone, no permission): shown, then retried."""
+
+    error: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, WatcherFailed)
+
+
+@dataclass
+class RunSelected(Message):
+    """The runs list's cursor moved to a run."""
+
+    run_id: str | None

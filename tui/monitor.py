@@ -1,0 +1,178 @@
+"""The monitor screen: the runs list on top, the selected run's panels below.
+
+It owns the watcher thread (started on mount, stopped on unmount) and the runs as the app
+knows them; plots redraw on a timer, and only the ones whose data changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from trainer import rundir
+from trainer.launch import stop
+from trainer.record import RunRecord
+from tui.early_stop_panel import EarlyStopPanel
+from tui.grad_panel import GradPanel
+from tui.launch_form import Launched, LaunchForm
+from tui.loss_panel import LossPanel
+from tui.messages import RunSelected, RunsPolled, WatcherFailed
+from tui.progress_panel import ProgressPanel
+from tui.run_info_panel import RunInfoPanel
+from tui.runs_list import RunsList
+from tui.stop_confirm import StopConfirm
+from tui.watcher import RunsWatcher
+
+REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their data changed
+LAYER_KEYS = Binding.Group("layer")
+
+
+class MonitorScreen(Screen[None]):
+    """Runs and the selected run's loss, early stopping, gradient norms and progress."""
+
+    BINDINGS = [
+        Binding("n", "new_run", "New run", id="monitor.new_run"),
+        Binding("s", "stop_run", "Stop run", id="monitor.stop_run"),
+        Binding("l", "toggle_log", "Log y", id="monitor.toggle_log"),
+        Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[",
+                group=LAYER_KEYS, id="monitor.previous_layer"),
+        Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]",
+                group=LAYER_KEYS, id="monitor.next_layer"),
+    ]
+
+    selected: reactive[str | None] = reactive(None)
+
+    def __init__(self, runs_dir: Path, presets_dir: Path | None) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.presets_dir = presets_dir
+        self.runs: dict[str, RunRecord] = {}
+        self.watcher: RunsWatcher | None = None
+        self._select_when_seen: str | None = None
+        self._opened = False  # the first poll selects the newest run
+
+    def compose(self) -> ComposeResult:
+        yield RunsList(id="runs")
+        # Scrolls only when the terminal is smaller than the panels' minimum sizes.
+        with VerticalScroll(id="panels"), Vertical(id="panel-stack"):
+            with Horizontal(id="top-row"):
+                yield LossPanel(id="loss")
+                with Vertical(id="status-column"):
+                    yield RunInfoPanel(id="run-info")
+                    yield EarlyStopPanel(id="early-stop")
+                    yield ProgressPanel(id="progress")
+            yield GradPanel(id="grads")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RunsList).focus()
+        self.watcher = RunsWatcher(self.runs_dir, self)
+        self.watcher.start()
+        self.set_interval(REDRAW_S, self.redraw)
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+
+    # ---- what the watcher sends ---------------------------------------------------------
+
+    def on_runs_polled(self, message: RunsPolled) -> None:
+        runs_list = self.query_one(RunsList)
+        for update in message.updates:
+            run_id = update.run_dir.name
+            record = self.runs.get(run_id)
+            if record is None:
+                record = self.runs[run_id] = RunRecord(update.run_dir)
+            if update.config is not None:
+                record.config = update.config
+            for event in update.events:
+                record.apply(event)
+            record.status = update.status
+            runs_list.show_run(record)
+        if not self._opened and self.runs:
+            self._opened = True
+            runs_list.select_run(max(self.runs))  # ids start with the time: max is newest
+        if self._select_when_seen in self.runs:
+            runs_list.select_run(self._select_when_seen)
+            self._select_when_seen = None
+        if self.selected is None:
+            self.selected = runs_list.selected_run
+
+    def on_watcher_failed(self, message: WatcherFailed) -> None:
+        self.notify(message.error, title="Cannot read the runs folder", severity="error")
+
+    def on_run_selected(self, message: RunSelected) -> None:
+        self.selected = message.run_id
+
+    def watch_selected(self) -> None:
+        self.redraw()
+
+    @property
+    def record(self) -> RunRecord | None:
+        """The selected run."""
+        return self.runs.get(self.selected) if self.selected else None
+
+    def redraw(self) -> None:
+        """Give every panel the selected run; each redraws only if what it shows changed."""
+        record = self.record
+        with self.app.batch_update():
+            self.query_one(LossPanel).draw(record)
+            self.query_one(RunInfoPanel).draw(record)
+            self.query_one(EarlyStopPanel).draw(record)
+            self.query_one(ProgressPanel).draw(record)
+            self.query_one(GradPanel).draw(record)
+
+    # ---- actions ------------------------------------------------------------------------
+
+    def action_new_run(self) -> None:
+        """Open the new-run form; a launched run is selected as soon as it appears."""
+
+        def launched(result: Launched | None) -> None:
+            if result is None:
+                return
+            self._select_when_seen = result.run_dir.name
+            if self.watcher is not None:
+                self.watcher.adopt(result.process)
+                self.watcher.wake()
+            self.notify(f"started {result.run_dir.name}", title="New run")
+
+        self.app.push_screen(LaunchForm(self.runs_dir, self.presets_dir), launched)
+
+    def action_stop_run(self) -> None:
+        """Ask, then send SIGTERM to the selected run's trainer."""
+        record = self.record
+        if record is None:
+            self.notify("no run selected", severity="warning")
+            return
+        if record.state not in rundir.LIVE_STATES:
+            self.notify(f"{record.run_id} is not training ({record.state})",
+                        severity="warning")
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            if stop(record.run_dir):
+                self.notify(f"stopping {record.run_id}", title="Stop")
+            else:
+                self.notify(f"{record.run_id} has no live trainer to stop",
+                            severity="warning")
+            if self.watcher is not None:
+                self.watcher.wake()
+
+        self.app.push_screen(StopConfirm(record.run_id), answered)
+
+    def action_toggle_log(self) -> None:
+        loss = self.query_one(LossPanel)
+        loss.log_y = not loss.log_y
+        self.redraw()
+
+    def action_layer(self, step: int) -> None:
+        self.query_one(GradPanel).step_layer(step)
+        self.redraw()

@@ -1,0 +1,60 @@
+"""The Run panel: what the selected run is (preset, data, model, optimizer), so runs that
+differ in one setting can be told apart at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+from textual.widgets import Static
+
+from trainer.record import RunRecord
+
+
+def _hidden(widths: Any) -> str:
+    """`32x8` for eight layers of 32, else the widths joined: `64-32`."""
+    if not isinstance(widths, list) or not widths:
+        return "no hidden layer"
+    if len(set(widths)) == 1:
+        return f"{widths[0]}x{len(widths)}"
+    return "-".join(str(w) for w in widths)
+
+
+def run_info_lines(record: RunRecord | None) -> list[Text]:
+    """Preset and data; model and optimizer; batch, seed and size."""
+    if record is None:
+        return [Text("no run selected", style="dim")]
+    setting = record.setting
+    data = f"{setting('data.dataset') or '?'}"
+    if record.start.get("n_train") is not None:
+        data += f" ({record.start['n_train']} train / {record.start.get('n_val')} val)"
+    model = str(setting("model.kind") or "?")
+    if model == "mlp":
+        model = f"mlp {_hidden(setting('model.hidden'))} {setting('model.activation')}"
+    schedule = setting("schedule.name")
+    optimizer = f"{setting('optimizer.name')} lr {setting('optimizer.lr'):g}" \
+        if isinstance(setting("optimizer.lr"), int | float) else str(setting("optimizer.name"))
+    if schedule and schedule != "none":
+        optimizer += f" ({schedule})"
+    params = record.start.get("n_params")
+    size = f"  {params:,} params" if isinstance(params, int) else ""
+    return [Text.assemble((record.name, "bold"), f"  {data}"),
+            Text(f"{model}  {optimizer}"),
+            Text(f"batch {setting('train.batch_size')}  seed {setting('train.seed')}{size}")]
+
+
+class RunInfoPanel(Static):
+    """The selected run's settings; they never change, so it redraws on selection only."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.border_title = "Run"
+        self._drawn: tuple[Any, ...] | None = None
+
+    def draw(self, record: RunRecord | None) -> None:
+        key = (record.run_id, bool(record.config), bool(record.start)) if record else None
+        if key == self._drawn and record is not None:
+            return
+        self._drawn = key
+        self.update(Group(*run_info_lines(record)))

@@ -1,0 +1,132 @@
+"""The watcher: a plain thread that polls the runs folder and only calls `post_message`.
+
+It reads new run folders and the lines appended to each live run's events.jsonl, and sends
+them to the app as plain data (messages.RunUpdate). Finished runs are read once and then left
+alone, so a folder of old runs costs one directory listing per poll.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+from textual.message_pump import MessagePump
+
+from trainer import rundir
+from tui.messages import RunsPolled, RunUpdate, WatcherFailed
+
+POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
+
+
+class _Tail:
+    """The watcher's view of one run: where its events.jsonl was read up to."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.events = rundir.EventTail(run_dir / rundir.EVENTS)
+        self.status: dict[str, Any] = {}
+        self.state = ""
+        self.ended = False  # nothing more will come: read no further
+        self._saw_end = False
+        self._looked_dead = False
+
+    def read(self, first: bool) -> RunUpdate | None:
+        events = self.events.read()
+        status = rundir.read_status(self.run_dir)
+        state = rundir.effective_state(status) if status else "starting"
+        live = state in rundir.LIVE_STATES
+        self._saw_end = self._saw_end or any(e.get("type") == "end" for e in events)
+        # Done once the end event is in, or when a run without one (crashed) looked dead on
+        # two polls in a row: the trainer writes `end` just before status.json, so a poll
+        # that races it gets the event on the next one.
+        self.ended = not live and (self._saw_end or self._looked_dead)
+        self._looked_dead = not live
+        if not first and not events and status == self.status and state == self.state:
+            return None
+        self.status, self.state = status, state
+        return RunUpdate(self.run_dir, events, status, _read_config(self.run_dir) if first
+                         else None)
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load((run_dir / rundir.CONFIG).read_text("utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+class RunsWatcher(threading.Thread):
+    """Polls `runs_dir` every POLL_S seconds and posts RunsPolled to `target`."""
+
+    def __init__(self, runs_dir: Path, target: MessagePump, interval: float = POLL_S) -> None:
+        super().__init__(name="runs-watcher", daemon=True)
+        self.runs_dir = runs_dir
+        self.target = target
+        self.interval = interval
+        self._tails: dict[str, _Tail] = {}
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._failed = False
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            self._reap_children()
+            try:
+                updates = self.poll()
+            except OSError as err:
+                if not self._failed:
+                    self.target.post_message(WatcherFailed(f"{self.runs_dir}: {err}"))
+                self._failed = True
+            else:
+                self._failed = False
+                if updates:
+                    self.target.post_message(RunsPolled(updates))
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def poll(self) -> list[RunUpdate]:
+        """Read new run folders and what live runs appended; return what changed."""
+        updates = []
+        if self.runs_dir.is_dir():
+            for entry in sorted(self.runs_dir.iterdir()):
+                if entry.name in self._tails or not entry.is_dir():
+                    continue
+                if (entry / rundir.STATUS).exists() or (entry / rundir.EVENTS).exists():
+                    self._tails[entry.name] = tail = _Tail(entry)
+                    first = tail.read(first=True)
+                    if first is not None:
+                        updates.append(first)
+        for tail in self._tails.values():
+            if tail.ended:
+                continue
+            update = tail.read(first=False)
+            if update is not None:
+                updates.append(update)
+        return updates
+
+    def adopt(self, process: subprocess.Popen[bytes]) -> None:
+        """Reap a trainer this app launched when it exits: an unreaped child stays a zombie,
+        and a zombie's pid looks alive, which would hide a crash."""
+        with self._lock:
+            self._children.append(process)
+
+    def _reap_children(self) -> None:
+        with self._lock:
+            self._children = [p for p in self._children if p.poll() is None]
+
+    def wake(self) -> None:
+        """Poll now rather than at the next tick (after a launch or a stop)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End the thread and wait for it (it sleeps at most POLL_S)."""
+        self._stopping.set()
+        self._wake.set()
+        if self.is_alive():
+            self.join(timeout=5)
