@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dmt_tui.tables import reader_notes
+from dmt_tui.tables import activation_of, reader_notes
 from trainer import rundir
 from trainer.record import RunRecord
 
@@ -120,8 +120,7 @@ def _cell(value: Any) -> Any:
 def config_row(record: RunRecord) -> dict[str, Any]:
     """The per-run columns: config settings, where it ran, and how it ended."""
     row = {column: _cell(record.setting(key)) for column, key in CONFIG_COLUMNS}
-    if not record.setting("model.hidden"):
-        row["activation"] = None  # a model without hidden layers has no activation to compare
+    row["activation"] = activation_of(record)
     best_epoch, best_loss = record.best
     row.update(device=record.start.get("device"), state=record.state,
                best_epoch=best_epoch, best_val_loss=best_loss)
