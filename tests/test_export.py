@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from made_runs import cli, crashed_runs, finished_runs, of_type, read_events
+
+from tests.made_runs import cli, crashed_runs, finished_runs, of_type, read_events
 
 Done = subprocess.CompletedProcess[str]
 pytestmark = pytest.mark.slow  # the module's runs come from real trainer processes

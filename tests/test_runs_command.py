@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from made_runs import cli, crashed_runs, finished_runs, of_type
+
+from tests.made_runs import cli, crashed_runs, finished_runs, of_type
 
 pytestmark = pytest.mark.slow  # the module's runs come from real trainer processes
 
