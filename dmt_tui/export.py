@@ -111,7 +111,7 @@ def require_modules(formats: list[str]) -> None:
 
 def _cell(value: Any) -> Any:
     """Lists (hidden sizes) as `32x32`, so the column stays a plain string in csv and parquet;
-    an empty list is empty, as csv would read "" back."""
+    an empty list as missing, which both formats read back alike (csv cannot tell "" apart)."""
     if isinstance(value, list | tuple):
         return "x".join(str(v) for v in value) or None
     return value
