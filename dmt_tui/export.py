@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dmt_tui.tables import activation_of, reader_notes
+from dmt_tui.tables import activation_of
 from trainer import rundir
 from trainer.record import RunRecord
 
@@ -245,7 +245,7 @@ def export_command(args: argparse.Namespace, runs_dir: Path) -> int:
         formats = parse_formats(args.format)
         records = [RunRecord.load(d) for d in resolve_runs(runs_dir, args.run_ids, args.all)]
         for record in records:
-            for note in reader_notes(record):
+            for note in record.notes:
                 print(f"note: {note}", file=sys.stderr)
             if record.state == "crashed":
                 print(f"note: {record.run_id} crashed; exporting its {len(record.epochs)} "

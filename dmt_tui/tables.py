@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trainer import rundir
 from trainer.record import RunRecord, load_runs
 
 COLUMNS = ("id", "preset", "activation", "optimizer", "lr", "state", "epochs", "best_val_loss",
@@ -43,17 +42,6 @@ def run_row(record: RunRecord) -> dict[str, Any]:
     }
 
 
-def reader_notes(record: RunRecord) -> list[str]:
-    """What a reader skipped in the run's events (lines that are not JSON, a torn last line).
-
-    RunRecord's first read checks for a torn line before it has read status.json, so a
-    crashed run's torn line goes unnoticed there; ask the events file directly."""
-    notes = list(record.notes)
-    if record.state not in rundir.LIVE_STATES and not any("torn" in n for n in notes):
-        notes.extend(n for n in rundir.read_events(record.run_dir)[1] if "torn" in n)
-    return notes
-
-
 def _cell(key: str, row: dict[str, Any]) -> str:
     value = row[key]
     if key == "epochs":
@@ -78,7 +66,7 @@ def runs_table(runs_dir: Path, as_json: bool = False) -> int:
     stderr, so that `--json` output stays one JSON object per line."""
     records = load_runs(runs_dir)
     for record in records:
-        for note in reader_notes(record):
+        for note in record.notes:
             print(f"note: {note}", file=sys.stderr)
     if as_json:
         for record in records:

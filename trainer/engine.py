@@ -98,13 +98,14 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: He
         n_train=len(session.x_train), n_val=len(session.x_val),
         steps_per_epoch=trainer.steps_per_epoch, layers=trainer.layer_names, pid=os.getpid(),
         task=data.task, n_classes=data.n_classes, features=data.features, classes=data.classes,
-        threads=session.threads, dtype=config["train"]["dtype"])
+        threads=session.cores.threads, dtype=config["train"]["dtype"])
     heartbeat.update(state="running", device=str(session.device))
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
     best_state: dict[str, torch.Tensor] | None = None
     end: dict[str, Any] = {}
     for number in range(1, epochs + 1):
         began = time.monotonic()
+        threads = session.cores.rebalance()
         result = trainer.epoch(number)
         # the lr of the epoch's last step (the schedule has already set the next one)
         lr = trainer.lr_at(trainer.step) if trainer.lr_at else trainer.base_lr
@@ -122,7 +123,8 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: He
         seconds = time.monotonic() - began
         events.write("epoch", epoch=number, train_loss=result.train_loss,
                      val_loss=result.val_loss, train_acc=result.train_acc,
-                     val_acc=result.val_acc, lr=lr, seconds=round(seconds, 4), **early.fields())
+                     val_acc=result.val_acc, lr=lr, seconds=round(seconds, 4), **early.fields(),
+                     threads=threads)
         if result.norms is not None:
             trainer.grad_event(number, result.norms)
         heartbeat.update(epoch=number, best_epoch=early.best_epoch or None,

@@ -46,7 +46,7 @@ class Session:
     y_val: torch.Tensor
     model: nn.Sequential
     optimizer: torch.optim.Optimizer
-    threads: int
+    cores: CoreShare
 
 
 def pick_device(name: str) -> torch.device:
@@ -82,12 +82,34 @@ def share_of_cores(runs_dir: Path | None) -> int:
     return max(1, (cores or 1) // live)
 
 
+class CoreShare:
+    """Re-divides the cores among live runs every few seconds: runs that start together
+    cannot see each other at start-up, and a run that ends frees its share."""
+
+    EVERY_S = 5.0
+
+    def __init__(self, runs_dir: Path | None, fixed: int | None) -> None:
+        self.runs_dir, self.fixed = runs_dir, fixed
+        self.threads = fixed or share_of_cores(runs_dir)
+        self._next = time.monotonic() + self.EVERY_S
+        torch.set_num_threads(self.threads)
+
+    def rebalance(self) -> int:
+        now = time.monotonic()
+        if self.fixed is None and now >= self._next:
+            self._next = now + self.EVERY_S
+            threads = share_of_cores(self.runs_dir)
+            if threads != self.threads:
+                self.threads = threads
+                torch.set_num_threads(threads)
+        return self.threads
+
+
 def prepare(config: dict[str, Any], runs_dir: Path | None = None) -> Session:
     """D and M: device, data on the device, model and optimizer. Raises ConfigError."""
     train = config["train"]
     device = pick_device(train["device"])
-    threads = train["threads"] or share_of_cores(runs_dir)
-    torch.set_num_threads(threads)
+    cores = CoreShare(runs_dir, train["threads"])
     dtype = getattr(torch, train["dtype"])
     data = load_dataset(config["data"], train["seed"])
 
@@ -102,7 +124,7 @@ def prepare(config: dict[str, Any], runs_dir: Path | None = None) -> Session:
     optimizer = build_optimizer(model.parameters(), config["optimizer"])
     return Session(config, device, data, on_device(data.x_train, False),
                    on_device(data.y_train, True), on_device(data.x_val, False),
-                   on_device(data.y_val, True), model, optimizer, threads)
+                   on_device(data.y_val, True), model, optimizer, cores)
 
 
 class StopRequest:
@@ -304,6 +326,12 @@ def save_checkpoint(model: nn.Module, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(model.state_dict(), tmp)
     os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A best.pt state_dict. weights_only: a checkpoint is data, and unpickling arbitrary
+    objects from a shared runs folder would run whatever code they name."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def epoch_line(number: int, total: int, r: EpochResult, es: EarlyStopping, lr: float,

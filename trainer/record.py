@@ -50,10 +50,11 @@ class RunRecord:
         events = self._tail.read()
         for event in events:
             self.apply(event)
+        self.status = rundir.read_status(self.run_dir)
         self.notes = list(self._tail.skipped)
         if self._tail.torn_tail() and self.state not in rundir.LIVE_STATES:
+            # a live writer may be mid-line; a dead one left this line torn for good
             self.notes.append(f"{self._tail.path}: skipped a torn last line")
-        self.status = rundir.read_status(self.run_dir)
         return events
 
     def apply(self, event: dict[str, Any]) -> None:
