@@ -68,13 +68,17 @@ def still_training(runs_dir: Path) -> int:
     return sum(1 for s in statuses if s and rundir.effective_state(s) in rundir.LIVE_STATES)
 
 
+def goodbye(runs_dir: Path) -> str:
+    """What the app says as it closes: quitting never stops a run, so say how many go on."""
+    live = still_training(runs_dir)
+    if not live:
+        return "no runs are training."
+    return (f"{live} run{'s' if live != 1 else ''} still training in {runs_dir}; "
+            f"`dmt-tui --runs-dir {runs_dir}` shows {'them' if live != 1 else 'it'} again.")
+
+
 def run_app(runs_dir: Path, presets_dir: str | None) -> int:
     """Run the app until the user quits; then say which runs keep training."""
     DmtApp(runs_dir, user_presets_dir(presets_dir)).run()
-    live = still_training(runs_dir)
-    if live:
-        print(f"{live} run{'s' if live != 1 else ''} still training in {runs_dir}; "
-              f"`dmt-tui --runs-dir {runs_dir}` shows {'them' if live != 1 else 'it'} again.")
-    else:
-        print("no runs are training.")
+    print(goodbye(runs_dir))
     return 0

@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from trainer.record import RunRecord
 from tui.format import number
+from tui.plot import Plot
 from tui.series import decimate, finite, log10_points, log_ticks, points
 
 BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
@@ -53,9 +53,9 @@ class GradPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="grad-plots"):
-            yield PlotextPlot(id="grad-hist")
-            yield PlotextPlot(id="grad-depth")
-            yield PlotextPlot(id="grad-total")
+            yield Plot(id="grad-hist")
+            yield Plot(id="grad-depth")
+            yield Plot(id="grad-total")
         yield Static(id="grad-note")
 
     def watch_layer_index(self) -> None:
@@ -78,9 +78,9 @@ class GradPanel(Vertical):
         self._draw_depth(run, layers)
         self._draw_total(run, grads)
 
-    def _plot(self, plot_id: str, run: tuple[Any, ...]) -> PlotextPlot | None:
+    def _plot(self, plot_id: str, run: tuple[Any, ...]) -> Plot | None:
         """The plot to redraw, or None when nothing it shows has changed."""
-        plot = self.query_one(f"#{plot_id}", PlotextPlot)
+        plot = self.query_one(f"#{plot_id}", Plot)
         width, height = plot.size
         key = (*run, width, height)
         if self._drawn.get(plot_id) == key or not width or not height:

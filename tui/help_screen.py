@@ -20,14 +20,13 @@ def key_table(sections: Sections, key_display: Callable[[Binding], str]) -> Tabl
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for title, bindings in sections:
-        table.add_row(f"[underline]{title}[/]", "")
+        table.add_row(f"[b u]{title}[/]", "")
         for binding in bindings:
             if not isinstance(binding, Binding) or not binding.description:
                 continue
             keys = binding.key_display or " ".join(
                 key_display(Binding(k.strip(), binding.action)) for k in binding.key.split(","))
             table.add_row(keys, binding.description)
-        table.add_row("", "")
     return table
 
 

@@ -120,15 +120,15 @@ class LaunchForm(ModalScreen[Launched | None]):
             form.border_title = "New run"
             yield OptionList(*[self._option(i, p) for i, p in enumerate(self.presets)],
                              id="preset-list")
-            yield Static(id="preset-description")
             for field in FIELDS:
                 with Horizontal(classes="field-row"):
                     yield Label(field.label, classes="field-label")
                     yield self._input(field)
                     yield Static(field.allowed, id=f"{field.widget_id}-hint",
                                  classes="field-hint")
+            yield Static(id="form-error")
             with Horizontal(id="launch-buttons"):
-                yield Static(id="form-error")
+                yield Static("enter launches · tab next field · esc cancels", id="form-keys")
                 yield Button("Launch", id="launch-button", variant="primary", compact=True)
         yield Footer()
 
@@ -157,12 +157,11 @@ class LaunchForm(ModalScreen[Launched | None]):
 
     @on(OptionList.OptionHighlighted, "#preset-list")
     def fill_from_preset(self) -> None:
-        """Show the highlighted preset's description and put its values in the fields."""
+        """Put the highlighted preset's values in the fields."""
         info = self.preset
         if info is None:
             return
         self._clear_errors()
-        self.query_one("#preset-description", Static).update(info.description)
         try:
             config = load_preset(str(info.path), [], self.presets_dir)
         except ConfigError as err:

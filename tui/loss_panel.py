@@ -7,10 +7,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
 
 from trainer.record import RunRecord
 from tui.format import number, percent
+from tui.plot import Plot
 from tui.series import Point, decimate, log10_points, log_ticks, points
 
 TRAIN_COLOR, VAL_COLOR, ACC_COLOR = "cyan", "orange", "green"
@@ -27,14 +27,14 @@ class LossPanel(Vertical):
         self._drawn: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="loss-plot")
+        yield Plot(id="loss-plot")
 
     def watch_log_y(self) -> None:
         self._drawn = None  # the next redraw tick draws the new axis
 
     def draw(self, record: RunRecord | None) -> None:
         """Redraw when the run, its epoch count, the axis or the plot size changed."""
-        plot = self.query_one("#loss-plot", PlotextPlot)
+        plot = self.query_one("#loss-plot", Plot)
         width, height = plot.size
         key = (record.run_id if record else None, len(record.epochs) if record else 0,
                self.log_y, width, height)

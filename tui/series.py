@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 Point = tuple[float, float]
+PLOT_LIMIT = 1e100  # plotext scales values by 1e8 when it places ticks: keep far from overflow
 
 
 def finite(value: Any) -> float | None:
@@ -18,11 +19,13 @@ def finite(value: Any) -> float | None:
 
 
 def points(xs: Sequence[Any], ys: Sequence[Any], *, positive: bool = False) -> list[Point]:
-    """Pairs whose x and y are both finite (and y > 0 when `positive`, for a log axis)."""
+    """Pairs whose x and y are both finite and drawable (and y > 0 when `positive`, for a
+    log axis). A diverging run's 1e308 is dropped like an inf: no axis can show both it and
+    the losses before it."""
     kept = []
     for x, y in zip(xs, ys, strict=False):
         fx, fy = finite(x), finite(y)
-        if fx is None or fy is None or (positive and fy <= 0):
+        if fx is None or fy is None or (positive and fy <= 0) or abs(fy) > PLOT_LIMIT:
             continue
         kept.append((fx, fy))
     return kept

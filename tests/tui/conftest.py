@@ -1,0 +1,116 @@
+"""Fixtures for the app's tests: a tiny user preset, runs folders, and a guard that no
+trainer a test started outlives it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from textual.app import App
+from textual.pilot import Pilot
+
+import tui.launch_form
+from trainer import rundir
+
+DATA_RUNS = Path(__file__).resolve().parent.parent / "data" / "recorded"
+RECORDED_RUN = "20261126-154811-deep-sigmoid-vanishing"
+
+# Slow enough per epoch (200 steps) that a poll sees epochs arrive one by one, and small
+# enough to start fast; one thread, as the test machine has two cores and other work.
+TINY_PRESET = """\
+name: tiny
+description: a small fast net for the app's tests
+data: {dataset: xor, n_samples: 2000, noise: 0.05, val_fraction: 0.2}
+model: {kind: mlp, hidden: [8, 8], activation: tanh}
+optimizer: {name: adam, lr: 0.01}
+train: {epochs: 6, batch_size: 8, seed: 0, device: cpu, threads: 1}
+early_stopping: {patience: 50}
+"""
+
+
+@pytest.fixture
+def presets_dir(tmp_path: Path) -> Path:
+    """A user presets folder holding `tiny` (listed after every built-in preset)."""
+    folder = tmp_path / "presets"
+    folder.mkdir()
+    (folder / "tiny.yaml").write_text(TINY_PRESET, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def recorded_runs(tmp_path: Path) -> Path:
+    """A copy of the committed finished run (a copy: the app must not change it)."""
+    folder = tmp_path / "recorded"
+    shutil.copytree(DATA_RUNS / RECORDED_RUN, folder / RECORDED_RUN)
+    return folder
+
+
+@pytest.fixture
+def trainers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every trainer the launch form starts; each is stopped (then killed) at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+    real_launch = tui.launch_form.launch
+
+    def recording_launch(config: dict, runs: Path) -> tuple[Path, subprocess.Popen[bytes]]:
+        run_dir, process = real_launch(config, runs)
+        started.append(process)
+        return run_dir, process
+
+    monkeypatch.setattr(tui.launch_form, "launch", recording_launch)
+    yield started
+    for process in started:
+        end_process(process)
+
+
+def end_process(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    """SIGTERM the trainer's session, wait, then SIGKILL it: no test leaves one running."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)  # its own session: pid == process group
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def screen_text(app: App[object]) -> str:
+    """The screen as a user reads it, one line per terminal row."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def wait_for(pilot: Pilot[object], condition: Callable[[], bool], what: str,
+                   timeout: float = 90.0) -> None:
+    """Let the app run until `condition` holds; fail with the screen when it never does.
+    Generous: a trainer needs seconds to import torch on a busy two-core machine."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; the screen:\n"
+                                 f"{screen_text(pilot.app)}")
+        await pilot.pause(0.1)
+
+
+def run_state(run_dir: Path) -> str:
+    """The state in a run's status.json as the app would show it."""
+    return rundir.effective_state(rundir.read_status(run_dir))
+
+
+async def wait_for_text(pilot: Pilot[object], *texts: str, timeout: float = 90.0) -> str:
+    """Wait until every one of `texts` is on the screen; return the screen."""
+    await wait_for(pilot, lambda: all(t in screen_text(pilot.app) for t in texts),
+                   " and ".join(repr(t) for t in texts), timeout)
+    return screen_text(pilot.app)
