@@ -4,13 +4,17 @@ app launches and what `torchrun -m trainer` runs."""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from presets import load_preset, user_presets_dir
 from trainer import rundir
 from trainer.config import ConfigError, dump
+from trainer.record import RunRecord
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object = None) -> None:
@@ -25,7 +29,19 @@ def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object 
     parser.add_argument("--presets-dir", default=shared_default,
                         help="a folder of user presets (default: $DMT_PRESETS_DIR)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines on stdout")
+    parser.add_argument("--nproc", type=_positive, default=1, metavar="N",
+                        help="train as N data-parallel processes through torchrun (default 1)")
     parser.add_argument("--run-dir", type=Path, default=None, help=argparse.SUPPRESS)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -52,34 +68,85 @@ def train_command(args: argparse.Namespace) -> int:
         config = load_preset(args.preset, args.overrides, user_presets_dir(args.presets_dir))
     except ConfigError as err:
         return fail(str(err))
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _through_torchrun(args, config)
     # torch is imported only now that the preset is known to be good: a typo answers fast.
-    from trainer import engine, loop
+    from trainer import distributed, engine, loop
 
+    ranks = distributed.from_env()
     session = None
-    if args.run_dir is not None:  # launched by the app, which made the folder and config.yaml
+    if args.run_dir is not None:  # launched: the launcher made the folder and config.yaml
         run_dir = args.run_dir
         if not run_dir.is_dir():
             return fail(f"{run_dir}: no such run folder")
     else:
         runs_dir = args.runs_dir or rundir.default_runs_dir()
         try:
-            session = loop.prepare(config, runs_dir)  # bad data or device: say so before starting
+            session = loop.prepare(config, runs_dir, ranks)  # bad data or device: say so now
         except ConfigError as err:
             return fail(str(err))
-        try:
-            run_dir = rundir.create_run_dir(runs_dir, config["name"])
-            (run_dir / rundir.CONFIG).write_text(dump(config), encoding="utf-8")
-        except OSError as err:
-            return fail(str(err))
-        if not args.quiet:
+        name = ""
+        if ranks.main:
+            try:
+                name = _new_run_dir(runs_dir, config).name
+            except OSError as err:
+                fail(str(err))
+        name = distributed.broadcast_object(name, ranks)  # every rank writes to rank 0's run
+        if not name:
+            return 2
+        run_dir = runs_dir / name
+        if not args.quiet and ranks.main:
             print(f"run {run_dir.name} in {run_dir}", flush=True)
+    if not ranks.main:
+        end = engine.run(config, run_dir, print, session, ranks)
+        distributed.close()
+        return engine.EXIT_CODES.get(str(end["state"]), 1)
     try:
         log = open(run_dir / rundir.LOG, "a", encoding="utf-8")  # noqa: SIM115
     except OSError as err:
         return fail(f"{run_dir / rundir.LOG}: cannot write: {err.strerror or err}")
     with log:
-        end = engine.run(config, run_dir, _Echo(log, args.quiet), session)
+        end = engine.run(config, run_dir, _Echo(log, args.quiet), session, ranks)
+    distributed.close()
     return engine.EXIT_CODES.get(str(end["state"]), 1)
+
+
+def _new_run_dir(runs_dir: Path, config: dict[str, Any]) -> Path:
+    run_dir = rundir.create_run_dir(runs_dir, config["name"])
+    (run_dir / rundir.CONFIG).write_text(dump(config), encoding="utf-8")
+    return run_dir
+
+
+def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    """`--nproc N`: the same run as N data-parallel processes under torchrun (one node).
+    This process makes the run folder, starts torchrun, passes signals on to it, and
+    answers with the run's end state."""
+    from trainer.data import load_dataset  # torch-free: a bad CSV is refused before starting
+
+    run_dir = args.run_dir
+    if run_dir is None:
+        try:
+            load_dataset(config["data"], config["train"]["seed"])
+            run_dir = _new_run_dir(args.runs_dir or rundir.default_runs_dir(), config)
+        except (ConfigError, OSError) as err:
+            return fail(str(err))
+        if not args.quiet:
+            print(f"run {run_dir.name} in {run_dir} ({args.nproc} processes)", flush=True)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+               f"--nproc-per-node={args.nproc}", "-m", "trainer", "train",
+               str(run_dir / rundir.CONFIG), "--run-dir", str(run_dir)]
+    torchrun = subprocess.Popen([*command, *(["--quiet"] if args.quiet else [])])
+
+    def pass_on(signum: int, frame: object) -> None:
+        torchrun.send_signal(signum)  # torchrun stops every rank; rank 0 records `stopped`
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, pass_on)
+    torchrun.wait()
+    from trainer.engine import EXIT_CODES  # imports torch, but only once training is over
+
+    end = RunRecord.load(run_dir).end
+    return EXIT_CODES.get(str(end.get("state")), 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,12 +14,13 @@ from typing import Any
 
 import torch
 
-from trainer import rundir
+from trainer import distributed, rundir
 from trainer.config import ConfigError
+from trainer.distributed import SINGLE, Ranks
+from trainer.host import Heartbeat, Silent, StopRequest
 from trainer.loop import (
-    Heartbeat,
+    EpochResult,
     Session,
-    StopRequest,
     Trainer,
     epoch_line,
     prepare,
@@ -31,21 +32,29 @@ EXIT_CODES = {"finished": 0, "early_stopped": 0, "failed": 1, "diverged": 3, "st
 
 
 def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = print,
-        session: Session | None = None) -> dict[str, Any]:
+        session: Session | None = None, ranks: Ranks = SINGLE) -> dict[str, Any]:
     """Train `config` into `run_dir` (which holds config.yaml already); return the `end`
-    event. `session` is the prepared D and M blocks, built here when not given."""
+    event. `session` is the prepared D and M blocks, built here when not given. Under
+    torchrun every rank calls this; only rank 0 writes the run directory."""
     stop = StopRequest()
     stop.install()
     train = config["train"]
-    heartbeat = Heartbeat(run_dir, state="starting", pid=os.getpid(), run_id=run_dir.name,
-                          preset=config["name"], epochs=train["epochs"], epoch=0,
-                          started=round(time.time(), 3))
-    events = rundir.EventLog(run_dir)
+    heartbeat: Heartbeat | Silent = Silent()
+    events: rundir.EventLog | Silent = Silent()
+    if ranks.main:
+        heartbeat = Heartbeat(run_dir, state="starting", pid=os.getpid(), run_id=run_dir.name,
+                              preset=config["name"], epochs=train["epochs"], epoch=0,
+                              started=round(time.time(), 3), world_size=ranks.world)
+        events = rundir.EventLog(run_dir)
+    else:
+        echo = _quiet
     end: dict[str, Any] = {}
+    peers: list[dict[str, Any]] = []
     try:
         if session is None:
-            session = prepare(config, run_dir.parent)
-        end = _fit(session, run_dir, events, heartbeat, stop, echo)
+            session = prepare(config, run_dir.parent, ranks)
+        peers = distributed.describe_ranks(ranks)
+        end = _fit(session, run_dir, events, heartbeat, stop, echo, peers)
     except ConfigError as err:  # a CSV or device problem found in a launched trainer
         end = {"state": "failed", "reason": str(err), "error": str(err)}
     except torch.cuda.OutOfMemoryError as err:
@@ -57,15 +66,22 @@ def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = pri
                "error": f"{type(err).__name__}: {err}"}
     except Exception as err:  # noqa: BLE001 - any crash is recorded as `failed`, then shown
         traceback.print_exc()
-        end = {"state": "failed", "reason": f"{type(err).__name__}: {err}",
-               "error": traceback.format_exc(limit=5)}
+        reason = f"{type(err).__name__}: {err}".splitlines()[0]
+        distributed.report_error(ranks, reason)
+        if ranks.enabled and ranks.main and peers:
+            reason = f"{distributed.who_failed(ranks, peers)} ({reason})"
+        end = {"state": "failed", "reason": reason, "error": traceback.format_exc(limit=5)}
     finally:
         end = _finish(events, heartbeat, end, echo)
     return end
 
 
-def _finish(events: rundir.EventLog, heartbeat: Heartbeat, end: dict[str, Any],
-            echo: Callable[[str], None]) -> dict[str, Any]:
+def _quiet(line: str) -> None:
+    """Ranks other than 0 print no epoch lines."""
+
+
+def _finish(events: rundir.EventLog | Silent, heartbeat: Heartbeat | Silent,
+            end: dict[str, Any], echo: Callable[[str], None]) -> dict[str, Any]:
     """Write `end` and the final status, as far as the disk lets us."""
     end.setdefault("state", "failed")
     end.setdefault("reason", "the trainer stopped unexpectedly")
@@ -85,9 +101,14 @@ def _finish(events: rundir.EventLog, heartbeat: Heartbeat, end: dict[str, Any],
     return written
 
 
-def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: Heartbeat,
-         stop: StopRequest, echo: Callable[[str], None]) -> dict[str, Any]:
-    config = session.config
+# What rank 0 decides after an epoch; every rank follows the broadcast decision.
+GO_ON, STOPPED_MID_EPOCH, DIVERGED, EARLY_STOPPED, STOPPED = range(5)
+
+
+def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
+         heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
+         peers: list[dict[str, Any]]) -> dict[str, Any]:
+    config, ranks = session.config, session.ranks
     epochs, es_config = config["train"]["epochs"], config["early_stopping"]
     trainer = Trainer(session, events, stop)
     data = session.data
@@ -98,28 +119,32 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: He
         n_train=len(session.x_train), n_val=len(session.x_val),
         steps_per_epoch=trainer.steps_per_epoch, layers=trainer.layer_names, pid=os.getpid(),
         task=data.task, n_classes=data.n_classes, features=data.features, classes=data.classes,
-        threads=session.cores.threads, dtype=config["train"]["dtype"])
+        threads=session.cores.threads, dtype=config["train"]["dtype"], world_size=ranks.world,
+        ranks=peers)
     heartbeat.update(state="running", device=str(session.device))
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
     best_state: dict[str, torch.Tensor] | None = None
     end: dict[str, Any] = {}
+    by = "a stop request on another rank"
     for number in range(1, epochs + 1):
         began = time.monotonic()
         threads = session.cores.rebalance()
         result = trainer.epoch(number)
         # the lr of the epoch's last step (the schedule has already set the next one)
         lr = trainer.lr_at(trainer.step) if trainer.lr_at else trainer.base_lr
-        if result.stopped:
-            end = {"state": "stopped", "reason": f"stopped by {stop.signal_name} in epoch "
-                   f"{number}, step {result.steps}; epoch {number} is not recorded"}
-            break
         finite = math.isfinite(result.train_loss) and math.isfinite(result.val_loss)
-        improved = finite and early.update(result.val_loss, number)
-        if improved:
+        improved = not result.stopped and finite and early.update(result.val_loss, number)
+        decision = distributed.broadcast_int(_decide(result, finite, early), ranks,
+                                             session.device)
+        by = stop.signal_name or by
+        if decision == STOPPED_MID_EPOCH:
+            end = {"state": "stopped", "reason": f"stopped by {by} in epoch {number}, step "
+                   f"{result.steps}; epoch {number} is not recorded"}
+            break
+        if improved and ranks.main:
             save_checkpoint(session.model, run_dir / rundir.BEST)
-            if es_config["restore_best"]:
-                best_state = {k: v.detach().clone() for k, v in
-                              session.model.state_dict().items()}
+        if improved and es_config["restore_best"]:
+            best_state = {k: v.detach().clone() for k, v in session.model.state_dict().items()}
         seconds = time.monotonic() - began
         events.write("epoch", epoch=number, train_loss=result.train_loss,
                      val_loss=result.val_loss, train_acc=result.train_acc,
@@ -130,21 +155,20 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: He
         heartbeat.update(epoch=number, best_epoch=early.best_epoch or None,
                          best_val_loss=early.best if early.best_epoch else None)
         echo(epoch_line(number, epochs, result, early, lr, seconds))
-        if not finite:
+        if decision == DIVERGED:
             which = "train_loss" if not math.isfinite(result.train_loss) else "val_loss"
             value = result.train_loss if which == "train_loss" else result.val_loss
             end = {"state": "diverged",
                    "reason": f"{which} became {value} at epoch {number} (lr {lr:.3g})"}
             break
-        if early.should_stop:
+        if decision == EARLY_STOPPED:
             end = {"state": "early_stopped",
                    "reason": f"val_loss did not improve by more than {es_config['min_delta']:g} "
                              f"for {early.patience} epochs; best {early.best:.6g} at epoch "
                              f"{early.best_epoch}"}
             break
-        if stop:
-            end = {"state": "stopped", "reason": f"stopped by {stop.signal_name} after epoch "
-                   f"{number}"}
+        if decision == STOPPED:
+            end = {"state": "stopped", "reason": f"stopped by {by} after epoch {number}"}
             break
     else:
         end = {"state": "finished", "reason": f"completed all {epochs} epochs"}
@@ -153,3 +177,13 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog, heartbeat: He
     end.update(epochs=heartbeat.fields.get("epoch", 0), best_epoch=early.best_epoch or None,
                best_val_loss=early.best if early.best_epoch else None)
     return end
+
+
+def _decide(result: EpochResult, finite: bool, early: EarlyStopping) -> int:
+    if result.stopped:
+        return STOPPED_MID_EPOCH
+    if not finite:
+        return DIVERGED
+    if early.should_stop:
+        return EARLY_STOPPED
+    return STOPPED if result.stop_after else GO_ON

@@ -18,8 +18,10 @@ from trainer import rundir
 from trainer.config import dump
 
 
-def launch(config: dict[str, Any], runs_dir: Path) -> tuple[Path, subprocess.Popen[bytes]]:
-    """Create the run folder with config.yaml and a `starting` status, then start the trainer.
+def launch(config: dict[str, Any], runs_dir: Path,
+           nproc: int = 1) -> tuple[Path, subprocess.Popen[bytes]]:
+    """Create the run folder with config.yaml and a `starting` status, then start the trainer
+    (as `nproc` data-parallel processes through torchrun when more than one).
     Raises rundir.RunDirError when the runs folder cannot be written."""
     run_dir = rundir.create_run_dir(runs_dir, config["name"])
     try:
@@ -33,7 +35,7 @@ def launch(config: dict[str, Any], runs_dir: Path) -> tuple[Path, subprocess.Pop
     with log:
         process = subprocess.Popen(
             [sys.executable, "-m", "trainer", "train", str(run_dir / rundir.CONFIG),
-             "--run-dir", str(run_dir), "--quiet"],
+             "--run-dir", str(run_dir), "--quiet", "--nproc", str(nproc)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

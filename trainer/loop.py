@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from trainer import rundir
+from trainer import distributed, rundir
 from trainer.config import ConfigError
 from trainer.data import Dataset, load_dataset
+from trainer.distributed import SINGLE, Ranks
+from trainer.host import CoreShare, Silent, StopRequest
 from trainer.models import build_model, linear_layers
 from trainer.monitor import EarlyStopping, layer_norms, norm_histogram
 from trainer.optim import build_optimizer, schedule_fn
 
 PROGRESS_EVERY_S = 0.5  # `progress` events: at most two a second
 VAL_CHUNK = 65536  # validation rows per forward pass
+STOP_CHECK_STEPS = 32  # ranks agree on a stop request this often
 
 
 @dataclass
@@ -47,12 +47,23 @@ class Session:
     model: nn.Sequential
     optimizer: torch.optim.Optimizer
     cores: CoreShare
+    ranks: Ranks = SINGLE
+    net: nn.Module | None = None  # what trains: the model, or its DistributedDataParallel
+
+    def __post_init__(self) -> None:
+        if self.net is None:
+            self.net = self.model
 
 
-def pick_device(name: str) -> torch.device:
-    """`auto` is the first visible CUDA device (CUDA_VISIBLE_DEVICES applies), else the CPU."""
+def pick_device(name: str, ranks: Ranks = SINGLE) -> torch.device:
+    """`auto` is the first visible CUDA device (CUDA_VISIBLE_DEVICES applies), else the CPU.
+    Under torchrun, `auto` and `cuda` mean this rank's own GPU, cuda:LOCAL_RANK."""
+    if name == "auto" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    if name in ("auto", "cuda") and ranks.enabled:
+        name = f"cuda:{ranks.local_rank}"
     if name == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda:0")
     if name == "cpu":
         return torch.device("cpu")
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -68,47 +79,12 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cuda", index)
 
 
-def share_of_cores(runs_dir: Path | None) -> int:
-    """Threads for a CPU run: the cores divided among the runs training now, this one too,
-    so that N concurrent runs do not oversubscribe the machine."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    live = 1
-    if runs_dir is not None:
-        for run_dir in rundir.iter_run_dirs(runs_dir):
-            status = rundir.read_status(run_dir)
-            if status.get("pid") != os.getpid() and \
-                    rundir.effective_state(status) in rundir.LIVE_STATES:
-                live += 1
-    return max(1, (cores or 1) // live)
-
-
-class CoreShare:
-    """Re-divides the cores among live runs every few seconds: runs that start together
-    cannot see each other at start-up, and a run that ends frees its share."""
-
-    EVERY_S = 5.0
-
-    def __init__(self, runs_dir: Path | None, fixed: int | None) -> None:
-        self.runs_dir, self.fixed = runs_dir, fixed
-        self.threads = fixed or share_of_cores(runs_dir)
-        self._next = time.monotonic() + self.EVERY_S
-        torch.set_num_threads(self.threads)
-
-    def rebalance(self) -> int:
-        now = time.monotonic()
-        if self.fixed is None and now >= self._next:
-            self._next = now + self.EVERY_S
-            threads = share_of_cores(self.runs_dir)
-            if threads != self.threads:
-                self.threads = threads
-                torch.set_num_threads(threads)
-        return self.threads
-
-
-def prepare(config: dict[str, Any], runs_dir: Path | None = None) -> Session:
+def prepare(config: dict[str, Any], runs_dir: Path | None = None,
+            ranks: Ranks = SINGLE) -> Session:
     """D and M: device, data on the device, model and optimizer. Raises ConfigError."""
     train = config["train"]
-    device = pick_device(train["device"])
+    device = pick_device(train["device"], ranks)
+    distributed.init(ranks, device)
     cores = CoreShare(runs_dir, train["threads"])
     dtype = getattr(torch, train["dtype"])
     data = load_dataset(config["data"], train["seed"])
@@ -121,58 +97,14 @@ def prepare(config: dict[str, Any], runs_dir: Path | None = None) -> Session:
     torch.manual_seed(train["seed"])
     n_out = data.n_classes if data.task == "classification" else 1
     model = build_model(config["model"], data.n_features, n_out).to(device=device, dtype=dtype)
+    net: nn.Module = model
+    if ranks.enabled:  # every rank starts from the same seed; DDP also broadcasts rank 0's
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = build_optimizer(model.parameters(), config["optimizer"])
     return Session(config, device, data, on_device(data.x_train, False),
                    on_device(data.y_train, True), on_device(data.x_val, False),
-                   on_device(data.y_val, True), model, optimizer, cores)
-
-
-class StopRequest:
-    """Set by SIGTERM (and SIGINT); the loop finishes its step and ends `stopped`."""
-
-    def __init__(self) -> None:
-        self.signal_name = ""
-
-    def __bool__(self) -> bool:
-        return bool(self.signal_name)
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(signum).name
-
-
-class Heartbeat:
-    """Keeps status.json fresh from a daemon thread, so a long epoch is not taken for a
-    crash; the loop calls `update()` with new summary fields."""
-
-    def __init__(self, run_dir: Path, **fields: Any) -> None:
-        self.run_dir, self.fields = run_dir, dict(fields)
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self.update()
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        self._thread.start()
-
-    def update(self, **fields: Any) -> None:
-        with self._lock:
-            self.fields.update(fields)
-            rundir.write_status(self.run_dir, **self.fields)
-
-    def _beat(self) -> None:
-        while not self._done.wait(rundir.HEARTBEAT_S):
-            try:
-                self.update()
-            except OSError:
-                pass  # a full disk shows up in the loop's own writes
-
-    def close(self, **fields: Any) -> None:
-        self._done.set()
-        self.update(**fields)
+                   on_device(data.y_val, True), model, optimizer, cores, ranks, net)
 
 
 def _loss_fn(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -195,21 +127,24 @@ def _parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[list[i
     return params, groups, names
 
 
-def evaluate(session: Session) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed validation loss and correct count as device tensors, under eval and no_grad."""
-    model, loss_fn = session.model, _loss_fn(session.data.task)
+def evaluate(session: Session) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Summed validation loss and correct count as device tensors, and the rows seen,
+    under eval and no_grad. Ranks each take their share of the rows."""
+    model, loss_fn, ranks = session.model, _loss_fn(session.data.task), session.ranks
+    x_val, y_val = session.x_val, session.y_val
+    if ranks.enabled:
+        x_val, y_val = x_val[ranks.rank::ranks.world], y_val[ranks.rank::ranks.world]
     model.eval()
     loss_sum = torch.zeros((), device=session.device, dtype=torch.float64)
     correct = torch.zeros((), device=session.device, dtype=torch.int64)
     with torch.no_grad():
-        for x, y in zip(session.x_val.split(VAL_CHUNK), session.y_val.split(VAL_CHUNK),
-                        strict=True):
+        for x, y in zip(x_val.split(VAL_CHUNK), y_val.split(VAL_CHUNK), strict=True):
             out = model(x)
             loss_sum += loss_fn(out, y, reduction="sum").double()
             if session.data.task == "classification":
                 correct += (out.argmax(1) == y).sum()
     model.train()
-    return loss_sum, correct
+    return loss_sum, correct, len(x_val)
 
 
 @dataclass
@@ -220,13 +155,15 @@ class EpochResult:
     val_acc: float | None
     norms: np.ndarray | None  # (steps, layers + 1) per-step gradient norms, total last
     steps: int  # optimizer steps taken this epoch
-    stopped: bool  # a stop request arrived mid-epoch
+    stopped: bool  # a stop request arrived mid-epoch: the epoch is incomplete
+    stop_after: bool  # a stop was requested (on any rank): end after this epoch
 
 
 class Trainer:
     """The T block for one session: epochs of shuffled mini-batches, writing events."""
 
-    def __init__(self, session: Session, events: rundir.EventLog, stop: StopRequest) -> None:
+    def __init__(self, session: Session, events: rundir.EventLog | Silent,
+                 stop: StopRequest) -> None:
         self.session, self.events, self.stop = session, events, stop
         config = session.config
         self.batch_size = config["train"]["batch_size"]
@@ -235,7 +172,8 @@ class Trainer:
         self.lr_at = schedule_fn(config, self.steps_per_epoch)
         self.step = 0  # optimizer steps so far, all epochs
         self.params, self.groups, self.layer_names = _parameter_groups(session.model)
-        self.grad_stats = config["train"]["grad_stats"]
+        # gradients are the same on every rank after DDP's all-reduce: rank 0 watches them
+        self.grad_stats = config["train"]["grad_stats"] and session.ranks.main
         self.loss_fn = _loss_fn(session.data.task)
         self.classify = session.data.task == "classification"
         self.shuffle = torch.Generator(device=session.device)
@@ -252,66 +190,101 @@ class Trainer:
             group["lr"] = lr
 
     def epoch(self, number: int) -> EpochResult:
-        s = self.session
-        model, optimizer, loss_fn = s.model, s.optimizer, self.loss_fn
-        losses: list[torch.Tensor] = []
+        s, ranks = self.session, self.session.ranks
+        net, optimizer, loss_fn = s.net, s.optimizer, self.loss_fn
+        assert net is not None
+        losses: list[torch.Tensor] = []  # per step: the mean loss (one process) or the sum
         correct: list[torch.Tensor] = []
         norm_rows: list[list[torch.Tensor]] = []  # per step, one 0-d norm per parameter
+        seen = 0  # training rows this process used
         order = torch.randperm(self.n_train, device=s.device, generator=self.shuffle)
         started = last_progress = time.monotonic()
         stopped = False
-        for i, index in enumerate(order.split(self.batch_size), 1):
+        for i, chunk in enumerate(order.split(self.batch_size), 1):
+            # every rank draws the same order; each takes its share of every global batch
+            index = chunk[ranks.rank::ranks.world] if ranks.enabled else chunk
             x, y = s.x_train[index], s.y_train[index]
-            out = model(x)
-            loss = loss_fn(out, y)
+            out = net(x)
+            if ranks.enabled:
+                # scaled so that DDP's mean over ranks is the gradient of the whole global
+                # batch's mean loss, however unevenly the batch divides among ranks
+                loss_sum = loss_fn(out, y, reduction="sum")
+                loss = loss_sum * (ranks.world / len(chunk))
+                losses.append(loss_sum.detach())
+            else:
+                loss = loss_fn(out, y)
+                losses.append(loss.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if self.grad_stats:
+            if self.grad_stats:  # after backward, so after DDP's all-reduce of the gradients
                 grads = [p.grad if p.grad is not None else torch.zeros_like(p)
                          for p in self.params]
                 # one multi-tensor kernel; stacked once an epoch, not here (saves ~2 us/step)
                 norm_rows.append(torch._foreach_norm(grads))
             optimizer.step()
             self.step += 1
+            seen += len(index)
             if self.lr_at is not None:
                 self._set_lr()
-            losses.append(loss.detach())
             if self.classify:
                 correct.append((out.argmax(1) == y).sum())
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
-                done = min(i * self.batch_size, self.n_train)
                 self.events.write("progress", epoch=number, step=i, steps=self.steps_per_epoch,
-                                  samples_per_s=round(done / max(now - started, 1e-9), 1))
-            if self.stop:
+                                  samples_per_s=round(seen * ranks.world /
+                                                      max(now - started, 1e-9), 1))
+            if self._stop_now(i):
                 stopped = True
                 break
+        return self._summarise(number, losses, correct, norm_rows, seen, stopped)
+
+    def _stop_now(self, step: int) -> bool:
+        """One process stops at once. Ranks must stop at the same step, so they agree on it
+        every STOP_CHECK_STEPS steps: a collective, and on CUDA a sync point."""
+        ranks = self.session.ranks
+        if not ranks.enabled:
+            return bool(self.stop)
+        if step % STOP_CHECK_STEPS:
+            return False
+        flag = torch.tensor([1.0 if self.stop else 0.0], device=self.session.device)
+        return bool(distributed.all_sum(flag, ranks).item() > 0)  # steers control flow
+
+    def _summarise(self, number: int, losses: list[torch.Tensor], correct: list[torch.Tensor],
+                   norm_rows: list[list[torch.Tensor]], seen: int,
+                   stopped: bool) -> EpochResult:
+        s, ranks = self.session, self.session.ranks
         steps = len(losses)
-        val_loss_sum, val_correct = evaluate(s)
-        # The epoch's one device-to-host read (a sync point on CUDA): everything in one copy.
-        sizes = torch.full((steps,), float(self.batch_size), dtype=torch.float64)
-        if not stopped:
-            sizes[-1] = self.n_train - self.batch_size * (steps - 1)
-        parts = [torch.stack(losses).double(), val_loss_sum.reshape(1),
-                 val_correct.double().reshape(1)]
-        if self.classify:
-            parts.append(torch.stack(correct).double())
+        step_losses = torch.stack(losses).double()
+        if ranks.enabled:
+            train_sum = step_losses.sum()
+        else:  # means of full batches, and of the last, partial one
+            sizes = torch.full((steps,), float(self.batch_size), dtype=torch.float64,
+                               device=s.device)
+            sizes[-1] = seen - self.batch_size * (steps - 1)
+            train_sum = torch.dot(step_losses, sizes)
+        zero = torch.zeros((), dtype=torch.float64, device=s.device)
+        hits = torch.stack(correct).sum().double() if self.classify else zero
+        val_sum, val_hits, val_rows = evaluate(s)
+        counts = torch.tensor([seen, val_rows, 1.0 if self.stop else 0.0],
+                              dtype=torch.float64, device=s.device)
+        totals = distributed.all_sum(torch.cat([torch.stack([train_sum, hits, val_sum,
+                                                             val_hits.double()]), counts]), ranks)
+        parts = [totals]
         if norm_rows:
             parts.append(torch.stack([n for row in norm_rows for n in row]).double())
+        # The epoch's one device-to-host read (a sync point on CUDA): everything in one copy.
         host = torch.cat(parts).cpu().numpy()
-        step_losses, val_loss, val_hits = host[:steps], host[steps], host[steps + 1]
-        rest = host[steps + 2:]
-        seen = float(sizes.sum())
-        train_acc = val_acc = None
-        if self.classify:
-            train_acc, rest = float(rest[:steps].sum() / seen), rest[steps:]
-            val_acc = float(val_hits / len(s.x_val))
+        train_loss, train_hits, val_loss, val_correct, n_seen, n_val, stop_votes = host[:7]
         norms = None
         if norm_rows:
-            norms = layer_norms(rest.reshape(steps, len(self.params)), self.groups)
-        return EpochResult(float(np.dot(step_losses, sizes.numpy()) / seen), train_acc,
-                           float(val_loss / len(s.x_val)), val_acc, norms, steps, stopped)
+            norms = layer_norms(host[7:].reshape(steps, len(self.params)), self.groups)
+        return EpochResult(
+            float(train_loss / n_seen),
+            float(train_hits / n_seen) if self.classify else None,
+            float(val_loss / n_val),
+            float(val_correct / n_val) if self.classify else None,
+            norms, steps, stopped, stopped or bool(stop_votes > 0))
 
     def grad_event(self, number: int, norms: np.ndarray) -> None:
         bins = self.session.config["train"]["hist_bins"]

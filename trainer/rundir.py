@@ -159,13 +159,18 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs; a zombie (dead, not yet reaped by its parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # it exists, owned by someone else
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): signal 0 is all we know
+    return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
 
 
 def effective_state(status: dict[str, Any], now: float | None = None) -> str:

@@ -1,0 +1,125 @@
+"""Data-parallel runs under torchrun: which rank this is, the process group, and the few
+collectives the loop needs. A single process is world size 1, and every helper here is
+then a no-op, so the loop reads the same either way."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from trainer.rundir import pid_alive
+
+STORE_KEY = "dmt-tui/error/{rank}"  # where a failing rank leaves its error for rank 0
+
+
+@dataclass(frozen=True)
+class Ranks:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+SINGLE = Ranks()
+
+
+def from_env() -> Ranks:
+    """The ranks torchrun set in the environment, or a single process."""
+    return Ranks(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
+                 int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def init(ranks: Ranks, device: torch.device) -> None:
+    """Join the process group: nccl between GPUs, gloo between CPU processes."""
+    if ranks.enabled and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=timedelta(seconds=120))
+
+
+def close() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_sum(tensor: torch.Tensor, ranks: Ranks) -> torch.Tensor:
+    """Sum a tensor over ranks, in place."""
+    if ranks.enabled:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def broadcast_int(value: int, ranks: Ranks, device: torch.device) -> int:
+    """Rank 0's value on every rank (rank 0 decides; the others follow)."""
+    if not ranks.enabled:
+        return value
+    box = torch.tensor([value], dtype=torch.int64, device=device)
+    dist.broadcast(box, src=0)
+    return int(box.item())  # host read: the decision steers Python control flow
+
+
+def broadcast_object(value: Any, ranks: Ranks) -> Any:
+    if not ranks.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def describe_ranks(ranks: Ranks) -> list[dict[str, Any]]:
+    """Every rank's pid and host, gathered once at the start (for `start` and for saying
+    which rank died)."""
+    me = {"rank": ranks.rank, "pid": os.getpid(), "host": socket.gethostname()}
+    if not ranks.enabled:
+        return [me]
+    everyone: list[Any] = [None] * ranks.world
+    dist.all_gather_object(everyone, me)
+    return everyone
+
+
+def report_error(ranks: Ranks, message: str) -> None:
+    """A non-zero rank leaves its error in torchrun's store, which outlives it, so that
+    rank 0 can name it in the run's `end` event."""
+    if not ranks.enabled or ranks.main:
+        return
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        store.set_timeout(timedelta(seconds=5))
+        store.set(STORE_KEY.format(rank=ranks.rank), message[:2000])
+    except Exception:  # noqa: BLE001 - the store may be gone with the launcher; exit anyway
+        pass
+
+
+def who_failed(ranks: Ranks, peers: list[dict[str, Any]]) -> str:
+    """On rank 0, after a collective failed: which rank failed and why, as far as known."""
+    errors = []
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        store.set_timeout(timedelta(seconds=3))
+        for peer in peers[1:]:
+            key = STORE_KEY.format(rank=peer["rank"])
+            if store.check([key]):
+                errors.append(f"rank {peer['rank']} failed: {store.get(key).decode()}")
+    except Exception:  # noqa: BLE001 - the store is best effort; fall back to pids
+        pass
+    if errors:
+        return "; ".join(errors)
+    here = socket.gethostname()
+    dead = [p for p in peers[1:] if p["host"] == here and not pid_alive(p["pid"])]
+    if dead:
+        return "; ".join(f"rank {p['rank']} (pid {p['pid']}) died without reporting an error"
+                         for p in dead)
+    return "a rank stopped answering"
+

@@ -1,0 +1,118 @@
+"""What the trainer process does besides training: share the cores with other runs, take
+a stop request from a signal, and keep status.json's heartbeat fresh."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+
+from trainer import rundir
+
+
+def share_of_cores(runs_dir: Path | None) -> int:
+    """Threads for a CPU run: the cores divided among the runs training now, this one too,
+    so that N concurrent runs do not oversubscribe the machine."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    live = 1
+    if runs_dir is not None:
+        for run_dir in rundir.iter_run_dirs(runs_dir):
+            status = rundir.read_status(run_dir)
+            if status.get("pid") != os.getpid() and \
+                    rundir.effective_state(status) in rundir.LIVE_STATES:
+                live += 1
+    return max(1, (cores or 1) // live)
+
+
+class CoreShare:
+    """Re-divides the cores among live runs every few seconds: runs that start together
+    cannot see each other at start-up, and a run that ends frees its share."""
+
+    EVERY_S = 5.0
+
+    def __init__(self, runs_dir: Path | None, fixed: int | None) -> None:
+        self.runs_dir, self.fixed = runs_dir, fixed
+        self.threads = fixed or share_of_cores(runs_dir)
+        self._next = time.monotonic() + self.EVERY_S
+        torch.set_num_threads(self.threads)
+
+    def rebalance(self) -> int:
+        now = time.monotonic()
+        if self.fixed is None and now >= self._next:
+            self._next = now + self.EVERY_S
+            threads = share_of_cores(self.runs_dir)
+            if threads != self.threads:
+                self.threads = threads
+                torch.set_num_threads(threads)
+        return self.threads
+
+
+class StopRequest:
+    """Set by SIGTERM (and SIGINT); the loop finishes its step and ends `stopped`."""
+
+    def __init__(self) -> None:
+        self.signal_name = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.signal_name)
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+
+class Heartbeat:
+    """Keeps status.json fresh from a daemon thread, so a long epoch is not taken for a
+    crash; the loop calls `update()` with new summary fields."""
+
+    def __init__(self, run_dir: Path, **fields: Any) -> None:
+        self.run_dir, self.fields = run_dir, dict(fields)
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.update()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def update(self, **fields: Any) -> None:
+        with self._lock:
+            self.fields.update(fields)
+            rundir.write_status(self.run_dir, **self.fields)
+
+    def _beat(self) -> None:
+        while not self._done.wait(rundir.HEARTBEAT_S):
+            try:
+                self.update()
+            except OSError:
+                pass  # a full disk shows up in the loop's own writes
+
+    def close(self, **fields: Any) -> None:
+        self._done.set()
+        self.update(**fields)
+
+
+class Silent:
+    """Stands in for the event log and the heartbeat on ranks other than 0, which write
+    nothing to the run directory."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+
+    def write(self, type_: str, **fields: Any) -> dict[str, Any]:
+        return {"type": type_, **fields}
+
+    def update(self, **fields: Any) -> None:
+        self.fields.update(fields)
+
+    def close(self, **fields: Any) -> None:
+        self.fields.update(fields)
