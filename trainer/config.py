@@ -138,8 +138,11 @@ def list_of(item: Key, min_len: int = 0, max_len: int | None = None) -> Key:
             raise ValueError
         return [item.check(v) for v in value]
 
-    size = f"{min_len} to {max_len} items" if max_len else f"at least {min_len} items"
-    return Key(None, check, f"a list ({size}) of {item.allowed}")
+    if max_len == min_len:
+        size = f"exactly {min_len}"
+    else:
+        size = f"{min_len} to {max_len}" if max_len else f"{min_len} or more"
+    return Key(None, check, f"a list of {size} items, each {item.allowed}")
 
 
 def default(key: Key, value: Any) -> Key:
