@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ def prepare(config: dict[str, Any], runs_dir: Path | None = None,
                    on_device(data.y_val, True), model, optimizer, cores, ranks, net)
 
 
-def _loss_fn(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _loss_fn(task: str) -> Callable[..., torch.Tensor]:
     """Classification: cross-entropy on raw logits. Regression: mean squared error."""
     return nn.functional.cross_entropy if task == "classification" else nn.functional.mse_loss
 
@@ -195,7 +195,7 @@ class Trainer:
         assert net is not None
         losses: list[torch.Tensor] = []  # per step: the mean loss (one process) or the sum
         correct: list[torch.Tensor] = []
-        norm_rows: list[list[torch.Tensor]] = []  # per step, one 0-d norm per parameter
+        norm_rows: list[Sequence[torch.Tensor]] = []  # per step, one 0-d norm per parameter
         seen = 0  # training rows this process used
         order = torch.randperm(self.n_train, device=s.device, generator=self.shuffle)
         started = last_progress = time.monotonic()
@@ -251,7 +251,7 @@ class Trainer:
         return bool(distributed.all_sum(flag, ranks).item() > 0)  # steers control flow
 
     def _summarise(self, number: int, losses: list[torch.Tensor], correct: list[torch.Tensor],
-                   norm_rows: list[list[torch.Tensor]], seen: int,
+                   norm_rows: list[Sequence[torch.Tensor]], seen: int,
                    stopped: bool) -> EpochResult:
         s, ranks = self.session, self.session.ranks
         steps = len(losses)
