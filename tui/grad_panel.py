@@ -117,7 +117,8 @@ class GradPanel(Vertical):
             plt.bar(centres, counts, width=width, color=BAR_COLOR)
             top = max(counts)  # counts are whole steps: no 2.50 ticks
             plt.yticks(sorted({0, top // 2, top}))
-            plt.xticks(*log_ticks(centres[0] - width / 2, centres[-1] + width / 2))
+            plt.xticks(*log_ticks(centres[0] - width / 2, centres[-1] + width / 2,
+                                  plot.size.width // 10))
         else:
             plt.title(f"{name}: no non-zero finite norm")
         plot.refresh()
@@ -142,7 +143,7 @@ class GradPanel(Vertical):
             picked = [(x, y) for x, y in depth if x == self.layer_index + 1]
             if picked:
                 plt.scatter([picked[0][0]], [picked[0][1]], color=PICK_COLOR, marker="●")
-            plt.yticks(*log_ticks(min(ys), max(ys)))
+            plt.yticks(*log_ticks(min(ys), max(ys), (plot.size.height - 4) // 2))
             names = [str(x.get("name") or i + 1) for i, x in enumerate(layers)]
             every = max(1, math.ceil(len(names) / max(1, plot.size.width // 6)))
             shown = list(range(0, len(names), every))
@@ -162,5 +163,5 @@ class GradPanel(Vertical):
         if total:
             ys = [y for _, y in total]
             plt.plot([x for x, _ in total], ys, color=TOTAL_COLOR, marker="braille")
-            plt.yticks(*log_ticks(min(ys), max(ys)))
+            plt.yticks(*log_ticks(min(ys), max(ys), (plot.size.height - 4) // 2))
         plot.refresh()

@@ -62,7 +62,7 @@ class LossPanel(Vertical):
         _line(plt, val, VAL_COLOR)
         if self.log_y and (train or val):
             ys = [y for _, y in train + val]
-            plt.yticks(*log_ticks(min(ys), max(ys)))
+            plt.yticks(*log_ticks(min(ys), max(ys), (height - 4) // 2))
         acc = decimate(points(xs, [e.get("val_acc") for e in epochs]), width)
         if acc:
             _line(plt, [(x, 100 * y) for x, y in acc], ACC_COLOR, yside="right")

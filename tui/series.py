@@ -56,18 +56,19 @@ def log10_points(series: list[Point]) -> list[Point]:
     return [(x, math.log10(y)) for x, y in series]
 
 
-def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+def log_ticks(low: float, high: float, max_ticks: int = 6) -> tuple[list[float], list[str]]:
     """Tick positions (in log10 units) and labels for a log axis spanning 10**low..10**high:
-    decades when there are at least two, else 1-2-5 steps, else the two ends."""
+    decades when there are at least two, else 1-2-5 steps, else the two ends; never more
+    than `max_ticks`, because plotext thins crowded labels in an order that varies from run
+    to run (and snapshots must not)."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return [], []
     if high < low:
         low, high = high, low
+    max_ticks = max(2, max_ticks)
     decades = list(range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1))
-    if len(decades) > 6:  # keep labels from colliding on short axes
-        step = math.ceil(len(decades) / 6)
-        decades = decades[::step]
     if len(decades) >= 2:
+        decades = decades[::math.ceil(len(decades) / max_ticks)]
         return [float(d) for d in decades], [f"1e{d}" for d in decades]
     steps = [
         math.log10(m) + d
@@ -76,5 +77,6 @@ def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
         if low - 1e-9 <= math.log10(m) + d <= high + 1e-9
     ]
     if len(steps) >= 2:
+        steps = steps[::math.ceil(len(steps) / max_ticks)]
         return steps, [f"{10 ** s:.2g}" for s in steps]
     return [low, high], [f"{10 ** low:.3g}", f"{10 ** high:.3g}"]

@@ -1,0 +1,80 @@
+"""The new-run form without starting anything: fields filled from the preset, choices on
+show, and invalid values caught beside their field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+
+from tests.tui.conftest import screen_text, wait_for, wait_for_text
+from trainer.config import ACTIVATIONS
+from tui.app import DmtApp
+from tui.launch_form import FIELDS, LaunchForm, error_field, override
+
+
+async def open_form_on_tiny(app: DmtApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, LaunchForm), "the form")
+    await pilot.press("end")  # user presets come after the built-in ones
+    await wait_for(pilot, lambda: app.screen.query_one("#field-train-epochs", Input).value
+                   == "6", "tiny's values in the fields")
+
+
+async def test_form_lists_presets_and_fills_fields(presets_dir: Path, runs_dir: Path) -> None:
+    app = DmtApp(runs_dir, presets_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        text = await wait_for_text(pilot, "deep-sigmoid-vanishing", "8 sigmoid layers",
+                                   "xor-adam", "learning rate", "patience", "device")
+        assert "auto, cpu, cuda or cuda:N" in text  # the allowed values beside the field
+        await pilot.press("end")
+        text = await wait_for_text(pilot, "a small fast net for the app's tests", "8, 8")
+        assert app.screen.query_one("#field-optimizer-lr", Input).value == "0.01"
+        # The activation field lists every activation the trainer knows.
+        await pilot.press("tab", "enter")
+        text = await wait_for_text(pilot, "binary_step", "leaky_relu")
+        await pilot.press("end")
+        text = await wait_for_text(pilot, ACTIVATIONS[-1])
+        await pilot.press("escape", "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LaunchForm), "closing")
+        assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+async def test_invalid_values_show_beside_their_field_and_start_nothing(
+        presets_dir: Path, runs_dir: Path) -> None:
+    app = DmtApp(runs_dir, presets_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_form_on_tiny(app, pilot)
+        await pilot.press("tab", "tab", "tab")  # activation, optimizer, learning rate
+        assert app.focused is app.screen.query_one("#field-optimizer-lr")
+        await pilot.press("minus", "1", "enter")
+        text = await wait_for_text(pilot, "expected a finite number > 0")
+        assert isinstance(app.screen, LaunchForm)
+        row = next(line for line in text.splitlines() if "learning rate" in line)
+        assert "-1" in row and "expected a finite number > 0" in row
+        # Fixing it and breaking the hidden layers moves the error to that field.
+        await pilot.press(*"0.01", "tab", "tab", "tab", *"8, x", "enter")
+        text = await wait_for_text(pilot, "hidden layers")
+        await wait_for(pilot, lambda: "expected a list" in screen_text(app), "hidden's error")
+        text = screen_text(app)
+        assert "expected a finite number > 0" not in text
+        row = next(line for line in text.splitlines() if "hidden layers" in line)
+        assert "expected a list" in row
+        assert app.focused is app.screen.query_one("#field-model-hidden")
+        assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_errors_map_to_the_field_they_name() -> None:
+    assert error_field("/x/tiny.yaml: optimizer.lr: expected a finite number > 0, got -1") \
+        == ("optimizer.lr", "expected a finite number > 0, got -1")
+    assert error_field("--set model.hidden=[8,: not valid YAML (line 1, column 4): bad")[0] \
+        == "model.hidden"
+    assert error_field("/x/tiny.yaml: optimizer.nesterov: needs sgd") == \
+        (None, "/x/tiny.yaml: optimizer.nesterov: needs sgd")
+
+
+def test_hidden_layers_are_written_as_a_yaml_list() -> None:
+    hidden = next(f for f in FIELDS if f.key == "model.hidden")
+    assert override(hidden, "64, 32") == "model.hidden=[64, 32]"
+    assert override(hidden, "[64,32]") == "model.hidden=[64,32]"
