@@ -13,7 +13,7 @@ from tui.messages import RunSelected
 COLUMNS = (("state", "State"), ("run", "Run"), ("epoch", "Epoch"), ("best", "Best val loss"))
 
 
-def row_cells(record: RunRecord) -> tuple[Text, str, Text, Text]:
+def row_cells(record: RunRecord) -> tuple[Text | str, ...]:
     """The cells of one run's row, in COLUMNS order."""
     total = record.epochs_total
     epoch = f"{record.epoch}/{total}" if total else str(record.epoch)
