@@ -43,7 +43,7 @@ class RunsList(DataTable[Text | str]):
             self.add_row(*cells, key=record.run_id)
         else:
             for (key, _), old, new in zip(COLUMNS, known, cells, strict=True):
-                if str(old) != str(new) or (isinstance(old, Text) and old.style != new.style):
+                if str(old) != str(new):  # a cell's style follows from its text
                     self.update_cell(record.run_id, key, new, update_width=True)
         self._rows[record.run_id] = cells
         live = sum(1 for c in self._rows.values() if str(c[0]) in ("starting", "running"))

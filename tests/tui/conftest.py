@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.app import App
@@ -87,12 +88,12 @@ def end_process(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None
             process.wait(10)
 
 
-def screen_text(app: App[object]) -> str:
+def screen_text(app: App[Any]) -> str:
     """The screen as a user reads it, one line per terminal row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-async def wait_for(pilot: Pilot[object], condition: Callable[[], bool], what: str,
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str,
                    timeout: float = 90.0) -> None:
     """Let the app run until `condition` holds; fail with the screen when it never does.
     Generous: a trainer needs seconds to import torch on a busy two-core machine."""
@@ -109,7 +110,7 @@ def run_state(run_dir: Path) -> str:
     return rundir.effective_state(rundir.read_status(run_dir))
 
 
-async def wait_for_text(pilot: Pilot[object], *texts: str, timeout: float = 90.0) -> str:
+async def wait_for_text(pilot: Pilot[Any], *texts: str, timeout: float = 90.0) -> str:
     """Wait until every one of `texts` is on the screen; return the screen."""
     await wait_for(pilot, lambda: all(t in screen_text(pilot.app) for t in texts),
                    " and ".join(repr(t) for t in texts), timeout)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from tests.tui.conftest import RECORDED_RUN, screen_text, wait_for, wait_for_text
 from tui.app import DmtApp, goodbye
@@ -13,6 +14,7 @@ from tui.grad_panel import GradPanel
 from tui.help_screen import HelpScreen
 from tui.loss_panel import LossPanel
 from tui.monitor import MonitorScreen
+from tui.plot import Plot
 from tui.runs_list import RunsList
 
 
@@ -133,14 +135,17 @@ async def test_a_long_run_reaches_plotext_as_at_most_two_points_per_column(
     (run_dir / "status.json").write_text(json.dumps({"state": "finished"}))
     app = DmtApp(tmp_path / "runs")
     async with app.run_test(size=(120, 36)) as pilot:
-        loss = app.screen.query_one(LossPanel)
+        plot = app.screen.query_one("#loss-plot", Plot)
         plotted: list[int] = []
-        plt = loss.query_one("#loss-plot").plt  # type: ignore[attr-defined]
-        real_plot = plt.plot
-        plt.plot = lambda xs, ys, **kw: (plotted.append(len(xs)), real_plot(xs, ys, **kw))
+        real_plot = plot.plt.plot
+
+        def counting_plot(xs: list[float], ys: list[float], **kw: Any) -> None:
+            plotted.append(len(xs))
+            real_plot(xs, ys, **kw)
+
+        plot.plt.plot = counting_plot  # type: ignore[method-assign,assignment]
         await wait_for(pilot, lambda: "epoch 10000:" in screen_text(app), "the long run")
-        width = loss.query_one("#loss-plot").size.width
-        assert plotted and max(plotted) <= 2 * width
+        assert plotted and max(plotted) <= 2 * plot.size.width
 
 
 def test_goodbye_counts_runs_still_training(recorded_runs: Path, tmp_path: Path) -> None:
