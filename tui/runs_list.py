@@ -34,6 +34,7 @@ class RunsList(DataTable[Text | str]):
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+        self.border_subtitle = "no runs yet: n starts one"
 
     def show_run(self, record: RunRecord) -> None:
         """Add the run's row, or refresh the cells that changed."""

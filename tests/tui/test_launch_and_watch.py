@@ -37,7 +37,9 @@ def shown_epoch(app: DmtApp) -> int:
 
 
 async def launch_tiny(app: DmtApp, pilot: Pilot[None], epochs: str) -> Path:
-    """n, pick `tiny` (the last preset), set the epochs, enter: keys only."""
+    """n, pick `tiny` (the last preset), set the epochs, enter: keys only. Returns the new
+    run's folder."""
+    known = set(app.runs_dir.glob("*-tiny*"))
     await pilot.press("n")
     await wait_for(pilot, lambda: isinstance(app.screen, LaunchForm), "the form")
     await pilot.press("end")
@@ -46,8 +48,9 @@ async def launch_tiny(app: DmtApp, pilot: Pilot[None], epochs: str) -> Path:
     assert app.focused is not None and app.focused.id == "field-train-epochs"
     await pilot.press(*epochs, "enter")
     await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
-    await wait_for(pilot, lambda: any(app.runs_dir.glob("*-tiny")), "the run folder")
-    return next(app.runs_dir.glob("*-tiny"))
+    await wait_for(pilot, lambda: bool(set(app.runs_dir.glob("*-tiny*")) - known),
+                   "the run folder")
+    return (set(app.runs_dir.glob("*-tiny*")) - known).pop()
 
 
 async def test_launch_with_keys_then_watch_epochs_arrive(
@@ -73,10 +76,14 @@ async def test_launch_with_keys_then_watch_epochs_arrive(
 
 async def test_s_stops_the_selected_run_after_confirmation(
         presets_dir: Path, runs_dir: Path, trainers: list[subprocess.Popen[bytes]]) -> None:
+    """Two runs train at once; `s` stops the selected one (the newest) and only that."""
     app = DmtApp(runs_dir, presets_dir)
     async with app.run_test(size=(120, 36)) as pilot:
+        other = await launch_tiny(app, pilot, "100000")
         run_dir = await launch_tiny(app, pilot, "100000")
-        await wait_for(pilot, lambda: shown_epoch(app) >= 1, "the first epoch")
+        await wait_for_text(pilot, "2 runs, 2 training")
+        await wait_for(pilot, lambda: shown_epoch(app) >= 1 and run_dir.name in
+                       screen_text(app), "the first epoch of the second run")
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, StopConfirm), "the question")
         assert f"Stop {run_dir.name}?" in screen_text(app)
@@ -86,9 +93,10 @@ async def test_s_stops_the_selected_run_after_confirmation(
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, StopConfirm), "the question")
         await pilot.press("y")
-        await wait_for_text(pilot, "stopped: ")  # the early-stopping panel's end line
-    assert trainers[0].wait(60) is not None
+        await wait_for_text(pilot, "stopped: ", "2 runs, 1 training")
+    assert trainers[1].wait(60) is not None
     assert run_state(run_dir) == "stopped"
+    assert trainers[0].poll() is None and run_state(other) == "running"
     events = rundir.read_events(run_dir)[0]
     assert events[-1]["type"] == "end" and events[-1]["state"] == "stopped"
     assert any(e["type"] == "epoch" for e in events)  # the run keeps its data
