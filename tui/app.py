@@ -40,7 +40,10 @@ class DmtApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen([
-            ("Runs and panels", MonitorScreen.BINDINGS),
+            ("Runs and panels", [
+                Binding("up,down", "", "Select a run in the list", key_display="↑ ↓"),
+                *MonitorScreen.BINDINGS,
+                Binding("tab", "", "Focus the panels, then ↑ ↓ scroll")]),
             ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
                                                     "Command palette")]),
             ("New-run form", [*LaunchForm.BINDINGS,

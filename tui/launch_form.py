@@ -145,7 +145,10 @@ class LaunchForm(ModalScreen[Launched | None]):
         return Input(id=field.widget_id, classes="field-input", compact=True)
 
     def on_mount(self) -> None:
-        presets = self.query_one("#preset-list", OptionList)
+        found = self.query("#preset-list").results(OptionList)
+        presets = next(found, None)
+        if presets is None:  # the app is closing (q then n typed fast): nothing was composed
+            return
         presets.focus()
         if self.presets:
             presets.highlighted = 0
