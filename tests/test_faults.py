@@ -108,14 +108,15 @@ def test_runs_outlive_the_app_that_launched_them(runs_dir: Path, how: str) -> No
 def test_eight_runs_at_once_all_finish(runs_dir: Path) -> None:
     trainers = [subprocess.Popen([sys.executable, "-m", "trainer", "train", preset,
                                   "--runs-dir", str(runs_dir), "--quiet",
-                                  "--set", "train.epochs=30", "--set", "data.n_samples=2000",
+                                  "--set", "train.epochs=60", "--set", "data.n_samples=2000",
+                                  "--set", "early_stopping.patience=0",
                                   "--set", f"name=many-{i}"])
                 for i, preset in enumerate(["xor-adam", "xor-sgd"] * 4)]
     codes = [t.wait(300) for t in trainers]
     assert codes == [0] * 8
     runs = load_runs(runs_dir)
     assert sorted(r.name for r in runs) == [f"many-{i}" for i in range(8)]
-    assert all(r.state == "finished" and len(r.epochs) == 30 for r in runs)
+    assert all(r.state == "finished" and len(r.epochs) == 60 for r in runs)
     assert len({r.run_id for r in runs}) == 8  # no two runs shared a folder
     # 8 runs on 2 cores: once they saw each other, they shared the cores out (1 thread each)
     assert all(1 in {e["threads"] for e in r.epochs} for r in runs)

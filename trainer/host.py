@@ -34,7 +34,7 @@ class CoreShare:
     """Re-divides the cores among live runs every few seconds: runs that start together
     cannot see each other at start-up, and a run that ends frees its share."""
 
-    EVERY_S = 5.0
+    EVERY_S = 2.0
 
     def __init__(self, runs_dir: Path | None, fixed: int | None) -> None:
         self.runs_dir, self.fixed = runs_dir, fixed
