@@ -1,0 +1,107 @@
+"""The app with a long history: 50 finished runs of 2,000 epochs in the runs folder.
+
+    python bench/app_history.py [--repeat 3] [--keys 6] [--runs 50] [--epochs 2000]
+
+Writes the runs once (about a minute; kept in the system temp folder and reused), then
+starts `dmt-tui` in a 120x36 pty `--repeat` times and measures
+
+- time to first screen: from spawn until the newest run's Run and Loss panels are on screen
+  (and, for reference, until the first frame: the footer);
+- peak RSS of the app process (VmHWM), after the selection changes;
+- selection redraw: from an up/down key until the newly selected run's Run panel (its lr)
+  and Loss panel (its last val loss) are on screen, alternating between the two newest runs.
+
+Prints medians beside the budgets of issue 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pty_app import FIRST_FRAME, PtyApp  # noqa: E402
+from synthetic_runs import run_markers, write_finished_runs  # noqa: E402
+
+BUDGET_FIRST_S, BUDGET_RSS_MB, BUDGET_SELECT_S = 2.0, 200.0, 0.5
+
+
+def history_runs(runs: int, epochs: int, runs_dir: Path | None) -> Path:
+    """The runs folder, written unless a complete one from an earlier run of this script is
+    there (the marker file is written last, so a half-written folder is written again)."""
+    folder = runs_dir or Path(tempfile.gettempdir()) / f"dmt-bench-history-{runs}x{epochs}"
+    done = folder.with_name(folder.name + ".complete")
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"writing {runs} runs of {epochs} epochs to {folder} ...", flush=True)
+        began = time.perf_counter()
+        write_finished_runs(folder, runs, epochs)
+        done.write_text("")
+        print(f"  written in {time.perf_counter() - began:.0f} s", flush=True)
+    return folder
+
+
+def measure(runs_dir: Path, runs: int, keys: int) -> tuple[float, float, list[float], float]:
+    """One app start: (first frame s, first screen with the newest run s, selection redraw
+    times s, peak RSS MB)."""
+    newest, previous = runs - 1, runs - 2
+    app = PtyApp.dmt_tui(runs_dir)
+    try:
+        first = app.wait_for(FIRST_FRAME, timeout=120)
+        full = first + app.wait_for(*run_markers(newest), timeout=120)
+        selects = []
+        for n in range(keys):
+            app.drain()  # nothing left of the last frame: the clock times this key only
+            key, target = ("up", previous) if n % 2 == 0 else ("down", newest)
+            since = app.press(key)
+            selects.append(app.wait_for(*run_markers(target), since=since, timeout=30))
+        app.drain()
+        rss = app.peak_rss_mb()
+    finally:
+        app.quit()
+    return first, full, selects, rss
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="app starts (default 3)")
+    parser.add_argument("--keys", type=int, default=6, help="selection changes per start")
+    parser.add_argument("--runs", type=int, default=50, help="finished runs (default 50)")
+    parser.add_argument("--epochs", type=int, default=2000, help="epochs each (default 2000)")
+    parser.add_argument("--runs-dir", type=Path, default=None,
+                        help="where to write the runs (default: the temp folder, reused)")
+    args = parser.parse_args()
+    runs_dir = history_runs(args.runs, args.epochs, args.runs_dir)
+    measure(runs_dir, args.runs, 1)  # warm the file cache and bytecode, as any second start is
+    firsts, fulls, selects, rss = [], [], [], []
+    for _ in range(args.repeat):
+        first, full, select, peak = measure(runs_dir, args.runs, args.keys)
+        firsts.append(first)
+        fulls.append(full)
+        selects += select
+        rss.append(peak)
+    print(f"app with history: {args.runs} finished runs of {args.epochs} epochs, "
+          f"{args.repeat} starts, 120x36 pty")
+    rows = [
+        ("first frame (footer drawn)", statistics.median(firsts), "s", None),
+        ("time to first screen (newest run drawn)", statistics.median(fulls), "s",
+         BUDGET_FIRST_S),
+        ("peak RSS of the app", statistics.median(rss), "MB", BUDGET_RSS_MB),
+        ("selection change to redraw", statistics.median(selects), "s", BUDGET_SELECT_S),
+    ]
+    for label, value, unit, budget in rows:
+        verdict = "" if budget is None else (
+            f"budget <= {budget:g} {unit}  {'pass' if value <= budget else 'MISS'}")
+        print(f"  {label:<42} {value:8.3f} {unit:<3} {verdict}")
+    print(f"  (selection: median of {len(selects)}, worst {max(selects):.3f} s; "
+          f"first screen worst {max(fulls):.3f} s; RSS worst {max(rss):.0f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
