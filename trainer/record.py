@@ -89,17 +89,24 @@ class RunRecord:
 
     @property
     def epoch(self) -> int:
-        return int(self.epochs[-1]["epoch"]) if self.epochs else 0
+        """The latest epoch; from status.json when the events are not read (the app leaves
+        an ended run's events on disk until it is looked at)."""
+        if self.epochs:
+            return int(self.epochs[-1]["epoch"])
+        epoch = self.status.get("epoch")
+        return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0
 
     @property
     def best(self) -> tuple[int | None, float | None]:
-        """(epoch, val_loss) of the best epoch so far."""
+        """(epoch, val_loss) of the best epoch so far (status.json's when no event says)."""
         if self.end.get("best_epoch"):
             return self.end["best_epoch"], self.end.get("best_val_loss")
         if self.epochs:
             last = self.epochs[-1]
             if last.get("es_best_epoch"):
                 return last["es_best_epoch"], last.get("es_best")
+        if self.status.get("best_epoch"):
+            return self.status["best_epoch"], self.status.get("best_val_loss")
         return None, None
 
     @property

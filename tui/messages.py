@@ -18,6 +18,11 @@ class RunUpdate:
     events: list[dict[str, Any]] = field(default_factory=list)
     status: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] | None = None  # only with a run's first update
+    # An ended run seen for the first time: its events are left on disk (RunsWatcher.load).
+    events_on_disk: bool = False
+    # `events` is the run's whole history, read again from the start: it replaces what the
+    # app held rather than adding to it.
+    history: bool = False
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """The monitor screen: the runs list on top, the selected run's panels below.
 
 It owns the watcher thread (started on mount, stopped on unmount) and the runs as the app
-knows them; plots redraw on a timer, and only the ones whose data changed.
+knows them; plots redraw on a timer, and only the ones whose data changed. An ended run's
+events are held in memory only while it is looked at (want_events): the watcher leaves them
+on disk until then, and they are dropped again once KEEP_EVENTS other runs were looked at.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -30,6 +33,10 @@ from tui.stop_confirm import StopConfirm
 from tui.watcher import RunsWatcher
 
 REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their data changed
+# Ended runs whose events stay in memory after being looked at: the selected one and the one
+# before, so going back and forth is instant. Each is ~20 MB for 2,000 epochs; fifty would
+# take a gigabyte.
+KEEP_EVENTS = 2
 LAYER_KEYS = Binding.Group("layer")
 
 
@@ -56,6 +63,8 @@ class MonitorScreen(Screen[None]):
         self.watcher: RunsWatcher | None = None
         self._select_when_seen: str | None = None
         self._opened = False  # the first poll selects the newest run
+        self._events_on_disk: set[str] = set()  # ended runs whose events were not read
+        self._events_wanted: list[str] = []  # runs looked at, the latest first
 
     def compose(self) -> ComposeResult:
         yield RunsList(id="runs")
@@ -84,6 +93,7 @@ class MonitorScreen(Screen[None]):
 
     def on_runs_polled(self, message: RunsPolled) -> None:
         runs_list = self.query_one(RunsList)
+        history_shown = False  # the selected run's events arrived: draw them now, not at a tick
         for update in message.updates:
             run_id = update.run_dir.name
             record = self.runs.get(run_id)
@@ -91,6 +101,15 @@ class MonitorScreen(Screen[None]):
                 record = self.runs[run_id] = RunRecord(update.run_dir)
             if update.config is not None:
                 record.config = update.config
+            if update.events_on_disk:
+                self._events_on_disk.add(run_id)
+            if update.history:
+                if run_id not in self._events_wanted:  # asked for, then scrolled past
+                    continue
+                record.epochs.clear()  # the whole history: it replaces, not adds
+                record.grads.clear()
+                self._events_on_disk.discard(run_id)
+                history_shown = history_shown or run_id == self.selected
             for event in update.events:
                 record.apply(event)
             record.status = update.status
@@ -103,6 +122,8 @@ class MonitorScreen(Screen[None]):
             self._select_when_seen = None
         if self.selected is None:
             self.selected = runs_list.selected_run
+        if history_shown:
+            self.redraw()
 
     def on_watcher_failed(self, message: WatcherFailed) -> None:
         self.notify(message.error, title="Cannot read the runs folder", severity="error")
@@ -111,7 +132,27 @@ class MonitorScreen(Screen[None]):
         self.selected = message.run_id
 
     def watch_selected(self) -> None:
+        if self.selected:
+            self.want_events([self.selected])
         self.redraw()
+
+    def want_events(self, run_ids: Iterable[str]) -> None:
+        """Have these runs' events in memory: an ended run's are read from disk (in the
+        watcher thread; the records fill when they arrive). Ended runs looked at longer ago
+        than the last KEEP_EVENTS (or than this request) drop theirs."""
+        wanted = list(dict.fromkeys(run_ids))
+        self._events_wanted = wanted + [r for r in self._events_wanted if r not in wanted]
+        keep = max(KEEP_EVENTS, len(wanted))
+        for run_id in self._events_wanted[keep:]:
+            record = self.runs.get(run_id)
+            if record is not None and record.end:  # `end` read: nothing more will come
+                record.epochs.clear()
+                record.grads.clear()
+                self._events_on_disk.add(run_id)
+        del self._events_wanted[keep:]
+        on_disk = [r for r in wanted if r in self._events_on_disk]
+        if on_disk and self.watcher is not None:
+            self.watcher.load(on_disk)
 
     @property
     def record(self) -> RunRecord | None:
@@ -120,6 +161,8 @@ class MonitorScreen(Screen[None]):
 
     def redraw(self) -> None:
         """Give every panel the selected run; each redraws only if what it shows changed."""
+        if self.selected in self._events_on_disk:
+            return  # its events are being read: draw it whole, not empty first
         record = self.record
         with self.app.batch_update():
             self.query_one(LossPanel).draw(record)
