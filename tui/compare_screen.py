@@ -1,0 +1,139 @@
+"""The comparison screen (`c` on marked runs): their loss curves overlaid, their gradient
+norms by depth, and a table of what differs in their configs beside each run's best
+validation loss. Live runs keep drawing as their epochs arrive; `escape` goes back."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from trainer import rundir
+from trainer.record import RunRecord
+from tui.compare_plots import CompareDepthPanel, CompareLossPanel, run_style
+from tui.config_diff import differences
+from tui.format import number, state_text
+
+REDRAW_S = 0.25  # as the monitor: live runs redraw at most four times a second
+
+
+def legend(records: list[RunRecord]) -> Text:
+    """One line per run: its colour, its number in the table, its id, state and length."""
+    lines = []
+    for index, record in enumerate(records):
+        style = run_style(index)
+        epochs = len(record.epochs)
+        lines.append(Text.assemble(
+            ("━━ ", style), (f"{index + 1} ", f"bold {style}"), (record.run_id, "bold"),
+            "  ", state_text(record.state),
+            (f"  {epochs} epoch{'' if epochs == 1 else 's'}", "dim")))
+    return Text("\n").join(lines)
+
+
+def best_rows(records: list[RunRecord]) -> list[tuple[str, list[Text]]]:
+    """`best val loss` and `best epoch` rows; the lowest loss in bold."""
+    bests = [r.best for r in records]
+    losses = [loss if isinstance(loss, int | float) and math.isfinite(loss) else math.inf
+              for _, loss in bests]
+    lowest = min(losses, default=math.inf)
+    loss_cells = [Text(number(loss), style="bold green" if value == lowest < math.inf else "")
+                  for (_, loss), value in zip(bests, losses, strict=True)]
+    epoch_cells = [Text(str(epoch) if epoch else "-") for epoch, _ in bests]
+    return [("best val loss", loss_cells), ("best epoch", epoch_cells)]
+
+
+class CompareScreen(Screen[None]):
+    """Two or more runs side by side."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="compare.close"),
+        Binding("t", "toggle_train", "Train curves", id="compare.toggle_train"),
+        Binding("l", "toggle_log", "Log y", id="compare.toggle_log"),
+    ]
+
+    def __init__(self, records: list[RunRecord]) -> None:
+        super().__init__()
+        self.records = list(records)  # its own list: loaded records replace the monitor's
+        self.show_train = True
+        self.log_y = False
+        self._tables_for: tuple[Any, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        # One box for the legend and the table: at 80x24 every row goes to the plots.
+        with Vertical(id="compare-summary") as box:
+            box.border_title = f"Comparing {len(self.records)} runs"
+            box.border_subtitle = "escape goes back"
+            with VerticalScroll(id="compare-legend"):
+                yield Static(id="compare-legend-text")
+            yield DataTable(id="compare-diff", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="compare-plots"):
+            yield CompareLossPanel(id="compare-loss")
+            yield CompareDepthPanel(id="compare-depth")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-diff", DataTable).focus()  # arrows scroll a wide table
+        self.redraw()
+        self.set_interval(REDRAW_S, self.redraw)
+        self.load_ended_runs()
+
+    @work(thread=True, group="compare", exit_on_error=False,
+          description="read the compared runs' events")
+    def load_ended_runs(self) -> None:
+        """Read ended runs' events from their files: the monitor leaves an ended run's
+        events on disk until it is selected. Live runs keep the monitor's records, which
+        the watcher feeds as epochs arrive."""
+        for index, record in enumerate(list(self.records)):
+            if record.state not in rundir.LIVE_STATES:
+                loaded = RunRecord.load(record.run_dir)
+                self.app.call_from_thread(self._replace, index, loaded)
+
+    def _replace(self, index: int, record: RunRecord) -> None:
+        self.records[index] = record
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Plots and tables, each only when what it shows changed."""
+        with self.app.batch_update():
+            self.query_one(CompareLossPanel).draw(self.records, self.show_train, self.log_y)
+            self.query_one(CompareDepthPanel).draw(self.records)
+            self._draw_tables()
+
+    def _draw_tables(self) -> None:
+        key = tuple((r.run_id, len(r.epochs), r.state, r.best, bool(r.config))
+                    for r in self.records)
+        if key == self._tables_for:
+            return
+        self._tables_for = key
+        self.query_one("#compare-legend-text", Static).update(legend(self.records))
+        table: DataTable[Text | str] = self.query_one("#compare-diff", DataTable)
+        table.clear(columns=True)
+        table.add_column("setting", key="setting")
+        for index in range(len(self.records)):
+            table.add_column(Text(f"━ {index + 1}", style=f"bold {run_style(index)}"),
+                             key=str(index))
+        for label, cells in best_rows(self.records):
+            table.add_row(Text(label, style="bold"), *cells)
+        differ = differences([r.config for r in self.records])
+        for dotted, values in differ:
+            table.add_row(dotted, *values)
+        if not differ:
+            table.add_row(Text("same config", style="dim"), *["" for _ in self.records])
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_train(self) -> None:
+        self.show_train = not self.show_train
+        self.redraw()
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.redraw()
