@@ -12,6 +12,8 @@ from textual.screen import Screen
 
 from presets import user_presets_dir
 from trainer import rundir
+from tui.compare_screen import CompareScreen
+from tui.delete_confirm import DeleteConfirm
 from tui.help_screen import HelpScreen
 from tui.launch_form import LaunchForm
 from tui.monitor import MonitorScreen
@@ -39,18 +41,20 @@ class DmtApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen([
-            ("Runs and panels", [
+        self.push_screen(HelpScreen(
+            [("Runs and panels", [
                 Binding("up,down", "", "Select a run in the list", key_display="↑ ↓"),
                 *MonitorScreen.BINDINGS,
-                Binding("tab", "", "Focus the panels, then ↑ ↓ scroll")]),
-            ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
-                                                    "Command palette")]),
-            ("New-run form", [*LaunchForm.BINDINGS,
-                              Binding("tab", "focus_next", "Next field"),
-                              Binding("shift+tab", "focus_previous", "Previous field")]),
-            ("Stop confirmation", StopConfirm.BINDINGS),
-        ]))
+                Binding("tab", "", "Panels, then ↑ ↓ scroll")]),
+             ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
+                                                     "Command palette")])],
+            [("Comparison", CompareScreen.BINDINGS),
+             ("New-run form", [*LaunchForm.BINDINGS,
+                               Binding("tab", "focus_next", "Next field"),
+                               Binding("shift+tab", "focus_previous", "Previous field")]),
+             ("Stop confirmation", StopConfirm.BINDINGS),
+             ("Delete confirmation", DeleteConfirm.BINDINGS)],
+        ))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette lists the monitor's actions beside Textual's own."""
@@ -60,6 +64,23 @@ class DmtApp(App[None]):
                                 screen.action_new_run)
             yield SystemCommand("Stop run", "Stop the selected run after asking (s)",
                                 screen.action_stop_run)
+            yield SystemCommand("Log y", "Toggle the loss plot's log axis (l)",
+                                screen.action_toggle_log)
+            yield SystemCommand("Mark run", "Mark or unmark the selected run (space)",
+                                screen.action_toggle_mark)
+            yield SystemCommand("Compare runs", "Compare the marked runs (c)",
+                                screen.action_compare)
+            yield SystemCommand("Export runs", "The marked runs, or the selected one, as "
+                                "csv and jsonl in ./exports (e)", screen.action_export)
+            yield SystemCommand("Filter runs", "Show only runs in the next state (f)",
+                                screen.action_cycle_filter)
+            yield SystemCommand("Sort runs", "By best validation loss or start time (o)",
+                                screen.action_toggle_sort)
+            yield SystemCommand("Delete run", "Delete the selected ended run after asking (d)",
+                                screen.action_delete_run)
+        if isinstance(screen, CompareScreen):
+            yield SystemCommand("Train curves", "Show or hide the train loss curves (t)",
+                                screen.action_toggle_train)
             yield SystemCommand("Log y", "Toggle the loss plot's log axis (l)",
                                 screen.action_toggle_log)
             yield SystemCommand("All keys", "Every key of the app (?)", self.action_help)

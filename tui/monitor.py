@@ -8,19 +8,25 @@ on disk until then, and they are dropped again once KEEP_EVENTS other runs were 
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
 from trainer import rundir
 from trainer.launch import stop
 from trainer.record import RunRecord
+from tui.compare_screen import CompareScreen
+from tui.delete_confirm import DeleteConfirm
 from tui.early_stop_panel import EarlyStopPanel
 from tui.grad_panel import GradPanel
 from tui.launch_form import Launched, LaunchForm
@@ -38,6 +44,17 @@ REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their
 # take a gigabyte.
 KEEP_EVENTS = 2
 LAYER_KEYS = Binding.Group("layer")
+EXPORT_FORMATS = ["csv", "jsonl"]  # what `e` writes; `dmt-tui export` offers the others
+EXPORTS_DIR = "exports"  # under the working directory, as `dmt-tui export` writes by default
+
+
+def export_folder(run_ids: list[str], now: float | None = None) -> Path:
+    """Where `e` writes: ./exports/<run id> for one run, ./exports/<time>-<n>-runs for
+    several, so a second export does not overwrite the first one's metrics.csv."""
+    if len(run_ids) == 1:
+        return Path.cwd() / EXPORTS_DIR / run_ids[0]
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    return Path.cwd() / EXPORTS_DIR / f"{stamp}-{len(run_ids)}-runs"
 
 
 class MonitorScreen(Screen[None]):
@@ -51,6 +68,12 @@ class MonitorScreen(Screen[None]):
                 group=LAYER_KEYS, id="monitor.previous_layer"),
         Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]",
                 group=LAYER_KEYS, id="monitor.next_layer"),
+        Binding("space", "toggle_mark", "Mark", id="monitor.toggle_mark"),
+        Binding("c", "compare", "Compare", id="monitor.compare"),
+        Binding("e", "export", "Export", id="monitor.export"),
+        Binding("f", "cycle_filter", "Filter", id="monitor.cycle_filter"),
+        Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
+        Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
     ]
 
     selected: reactive[str | None] = reactive(None)
@@ -65,6 +88,7 @@ class MonitorScreen(Screen[None]):
         self._opened = False  # the first poll selects the newest run
         self._events_on_disk: set[str] = set()  # ended runs whose events were not read
         self._events_wanted: list[str] = []  # runs looked at, the latest first
+        self._deleted: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield RunsList(id="runs")
@@ -77,7 +101,7 @@ class MonitorScreen(Screen[None]):
                     yield EarlyStopPanel(id="early-stop")
                     yield ProgressPanel(id="progress")
             yield GradPanel(id="grads")
-        yield Footer()
+        yield Footer(compact=True)  # thirteen keys: compact fits them all in 120 columns
 
     def on_mount(self) -> None:
         self.query_one(RunsList).focus()
@@ -94,8 +118,11 @@ class MonitorScreen(Screen[None]):
     def on_runs_polled(self, message: RunsPolled) -> None:
         runs_list = self.query_one(RunsList)
         history_shown = False  # the selected run's events arrived: draw them now, not at a tick
+        changed = []
         for update in message.updates:
             run_id = update.run_dir.name
+            if run_id in self._deleted:  # a poll that raced the delete
+                continue
             record = self.runs.get(run_id)
             if record is None:
                 record = self.runs[run_id] = RunRecord(update.run_dir)
@@ -113,7 +140,8 @@ class MonitorScreen(Screen[None]):
             for event in update.events:
                 record.apply(event)
             record.status = update.status
-            runs_list.show_run(record)
+            changed.append(record)
+        runs_list.show_runs(changed)  # once per poll: a re-sort is done once, not per run
         if not self._opened and self.runs:
             self._opened = True
             runs_list.select_run(max(self.runs))  # ids start with the time: max is newest
@@ -219,3 +247,110 @@ class MonitorScreen(Screen[None]):
     def action_layer(self, step: int) -> None:
         self.query_one(GradPanel).step_layer(step)
         self.redraw()
+
+    # ---- marking, filtering, sorting ------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the selected run, for `c` (compare) and `e` (export)."""
+        self.query_one(RunsList).toggle_mark()
+
+    def action_cycle_filter(self) -> None:
+        """Show only runs in the next state: all, live, finished, ..., crashed."""
+        self.query_one(RunsList).cycle_filter()
+
+    def action_toggle_sort(self) -> None:
+        """Order the list by best validation loss, or by start time."""
+        self.query_one(RunsList).toggle_sort()
+
+    def marked_runs(self) -> list[RunRecord]:
+        """The marked runs, oldest first."""
+        marked = self.query_one(RunsList).marked
+        return [self.runs[run_id] for run_id in sorted(marked) if run_id in self.runs]
+
+    # ---- compare, export, delete ----------------------------------------------------------
+
+    def action_compare(self) -> None:
+        """Open the comparison of the marked runs."""
+        marked = self.marked_runs()
+        if len(marked) < 2:
+            self.notify(f"mark two or more runs with space to compare them "
+                        f"({len(marked)} marked)", severity="warning")
+            return
+        self.want_events(r.run_id for r in marked)  # ended runs' events may be on disk only
+        self.app.push_screen(CompareScreen(marked))
+
+    def action_export(self) -> None:
+        """Export the marked runs, or else the selected one, as csv and jsonl."""
+        records = self.marked_runs() or ([self.record] if self.record else [])
+        if not records:
+            self.notify("no run to export", severity="warning")
+            return
+        run_ids = [r.run_id for r in records]
+        self.notify(f"exporting {len(run_ids)} run{'s' if len(run_ids) != 1 else ''} ...",
+                    title="Export", timeout=2)
+        self.export_runs([r.run_dir for r in records], export_folder(run_ids))
+
+    @work(thread=True, group="export", exit_on_error=False,
+          description="export runs as csv and jsonl")
+    def export_runs(self, run_dirs: list[Path], out_dir: Path) -> None:
+        """Write the runs' files in a thread: pandas and the disk stay off the UI thread."""
+        from dmt_tui.export import ExportError, export_runs  # pandas loads only on export
+
+        # Read afresh: the app's own records change on the UI thread as events arrive.
+        records = [RunRecord.load(run_dir) for run_dir in run_dirs]
+        try:
+            written = export_runs(records, EXPORT_FORMATS, out_dir, say=lambda _line: None)
+        except ExportError as err:
+            self.app.call_from_thread(self.notify, str(err), title="Export failed",
+                                      severity="error", timeout=10)
+            return
+        names = [p.name for p in written]
+        listed = "\n".join(names[:4]) + (f"\nand {len(names) - 4} more" if len(names) > 4
+                                          else "")
+        self.app.call_from_thread(
+            self.notify, f"{out_dir}\n{listed}", timeout=10,
+            title=f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to")
+
+    def action_delete_run(self) -> None:
+        """Ask, then delete the selected run's folder; a live run is refused."""
+        record = self.record
+        if record is None:
+            self.notify("no run selected", severity="warning")
+            return
+        if record.state in rundir.LIVE_STATES:
+            self.notify(f"{record.run_id} is {record.state}: stop it first (s), then delete",
+                        title="Not deleted", severity="warning")
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.delete_run(record.run_dir)
+
+        self.app.push_screen(DeleteConfirm(record.run_id, str(record.run_dir)), answered)
+
+    @work(thread=True, group="delete", exit_on_error=False, description="delete a run folder")
+    def delete_run(self, run_dir: Path) -> None:
+        """Remove the folder in a thread: a big checkpoint on a slow disk takes a while."""
+        try:
+            shutil.rmtree(run_dir)
+        except FileNotFoundError:
+            pass  # gone already (deleted from a shell): forget it all the same
+        except OSError as err:
+            self.app.call_from_thread(self.notify, f"{run_dir}: {err.strerror or err}",
+                                      title="Cannot delete", severity="error")
+            return
+        self.app.call_from_thread(self._forget_run, run_dir.name)
+
+    def _forget_run(self, run_id: str) -> None:
+        self._deleted.add(run_id)
+        if self.watcher is not None:
+            self.watcher.forget(run_id)
+        self.runs.pop(run_id, None)
+        self.query_one(RunsList).remove_run(run_id)
+        self.notify(f"deleted {run_id}", title="Delete")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed in a way not foreseen above still says so, in a toast."""
+        worker = event.worker
+        if event.state == WorkerState.ERROR and worker.group in ("export", "delete"):
+            self.notify(f"{worker.description} failed: {worker.error}", severity="error")

@@ -1,60 +1,128 @@
 """The runs list at the top of the monitor: one row per run, the cursor picks the run the
-panels show."""
+panels show. `space` marks runs (for compare and export), `f` filters by state and `o`
+sorts; the title says which filter and order are on."""
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widgets import DataTable
 
+from trainer import rundir
 from trainer.record import RunRecord
 from tui.format import number, state_text
 from tui.messages import RunSelected
 
-COLUMNS = (("state", "State"), ("run", "Run"), ("epoch", "Epoch"), ("best", "Best val loss"))
+COLUMNS = (("mark", " "), ("state", "State"), ("run", "Run"), ("epoch", "Epoch"),
+           ("best", "Best val loss"))
+MARK = Text("●", style="bold yellow")
+
+# `f` cycles through these: every run, the live ones, then each state a run can end in.
+STATE_FILTERS = ("all", "live", *rundir.END_STATES, "crashed")
+# `o` toggles between these orders.
+SORT_ORDERS = {"started": "start time", "best": "best val loss"}
 
 
-def row_cells(record: RunRecord) -> tuple[Text | str, ...]:
+def row_cells(record: RunRecord, marked: bool = False) -> tuple[Text | str, ...]:
     """The cells of one run's row, in COLUMNS order."""
     total = record.epochs_total
     epoch = f"{record.epoch}/{total}" if total else str(record.epoch)
     best_epoch, best_loss = record.best
     best = f"{number(best_loss)} @{best_epoch}" if best_epoch else "-"
-    return (state_text(record.state), record.run_id, Text(epoch, justify="right"),
-            Text(best, justify="right"))
+    return (MARK if marked else "", state_text(record.state), record.run_id,
+            Text(epoch, justify="right"), Text(best, justify="right"))
+
+
+def shows(state_filter: str, state: str) -> bool:
+    """Whether a run in `state` passes the filter."""
+    if state_filter == "all":
+        return True
+    if state_filter == "live":
+        return state in rundir.LIVE_STATES
+    return state == state_filter
+
+
+def sort_key(sort_by: str, record: RunRecord) -> tuple[float, str]:
+    """Best validation loss first (runs without one last), or by start time: run ids begin
+    with it, and every run has an id even before its start event."""
+    if sort_by == "best":
+        loss = record.best[1]
+        if isinstance(loss, int | float) and math.isfinite(loss):
+            return (float(loss), record.run_id)
+        return (math.inf, record.run_id)
+    return (0.0, record.run_id)
+
+
+def filter_label(state_filter: str) -> str:
+    return "all states" if state_filter == "all" else state_filter.replace("_", "-")
 
 
 class RunsList(DataTable[Text | str]):
-    """Every run in the runs folder, oldest first; arrow keys move the selection."""
+    """The runs in the runs folder that pass the state filter, in the chosen order."""
+
+    state_filter: reactive[str] = reactive("all", init=False)
+    sort_by: reactive[str] = reactive("started", init=False)
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
-        self.border_title = "Runs"
-        self._rows: dict[str, tuple[Text | str, ...]] = {}
+        self.records: dict[str, RunRecord] = {}  # every run, shown or filtered out
+        self.marked: set[str] = set()
+        self._rows: dict[str, tuple[Text | str, ...]] = {}  # the cells on screen, by run
+        self._announced: str | None = None  # the run the last RunSelected named
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
-        self.border_subtitle = "no runs yet: n starts one"
+        self._titles()
+
+    # ---- what the monitor calls ---------------------------------------------------------
+
+    def show_runs(self, records: list[RunRecord]) -> None:
+        """Take new or changed runs; add, refresh, hide or move their rows."""
+        for record in records:
+            self.records[record.run_id] = record
+        self._sync()
 
     def show_run(self, record: RunRecord) -> None:
-        """Add the run's row, or refresh the cells that changed."""
-        cells = row_cells(record)
-        known = self._rows.get(record.run_id)
-        if known is None:
-            self.add_row(*cells, key=record.run_id)
-        else:
-            for (key, _), old, new in zip(COLUMNS, known, cells, strict=True):
-                if str(old) != str(new):  # a cell's style follows from its text
-                    self.update_cell(record.run_id, key, new, update_width=True)
-        self._rows[record.run_id] = cells
-        live = sum(1 for c in self._rows.values() if str(c[0]) in ("starting", "running"))
-        count = len(self._rows)
-        self.border_subtitle = f"{count} run{'' if count == 1 else 's'}, {live} training"
+        """One run's row, added or refreshed."""
+        self.show_runs([record])
+
+    def remove_run(self, run_id: str) -> None:
+        """Forget a deleted run: its row, its mark."""
+        self.records.pop(run_id, None)
+        self.marked.discard(run_id)
+        self._sync()
 
     def select_run(self, run_id: str) -> None:
         """Move the cursor to a run (after a launch, or the newest on open)."""
         if run_id in self._rows:
             self.move_cursor(row=self.get_row_index(run_id))
+
+    def toggle_mark(self) -> str | None:
+        """Mark or unmark the run under the cursor; return its id."""
+        run_id = self.selected_run
+        if run_id is None:
+            return None
+        self.marked ^= {run_id}
+        self._sync()
+        return run_id
+
+    def cycle_filter(self) -> None:
+        """Show the next state filter in STATE_FILTERS."""
+        index = STATE_FILTERS.index(self.state_filter)
+        self.state_filter = STATE_FILTERS[(index + 1) % len(STATE_FILTERS)]
+
+    def toggle_sort(self) -> None:
+        """Sort by best validation loss, or by start time again."""
+        self.sort_by = "best" if self.sort_by == "started" else "started"
+
+    def watch_state_filter(self) -> None:
+        self._sync()
+
+    def watch_sort_by(self) -> None:
+        self._sync()
 
     @property
     def selected_run(self) -> str | None:
@@ -62,6 +130,68 @@ class RunsList(DataTable[Text | str]):
             return None
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
+    @property
+    def shown_runs(self) -> list[str]:
+        """Run ids in the order the rows show them."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    # ---- keeping the rows in step ---------------------------------------------------------
+
+    def _sync(self) -> None:
+        wanted = sorted((r for r in self.records.values()
+                         if shows(self.state_filter, r.state)),
+                        key=lambda r: sort_key(self.sort_by, r))
+        order = [r.run_id for r in wanted]
+        shown = self.shown_runs
+        selected, cursor_row = self.selected_run, self.cursor_row
+        if order[:len(shown)] != shown:
+            # A run left the filter or changed place: rebuild, keeping the cursor on its run.
+            self.clear()
+            self._rows.clear()
+            shown = []
+        for record in wanted:
+            cells = row_cells(record, record.run_id in self.marked)
+            known = self._rows.get(record.run_id)
+            if known is None:
+                self.add_row(*cells, key=record.run_id)
+            else:
+                for (key, _), old, new in zip(COLUMNS, known, cells, strict=True):
+                    if str(old) != str(new):  # a cell's style follows from its text
+                        self.update_cell(record.run_id, key, new, update_width=True)
+            self._rows[record.run_id] = cells
+        if not shown and order:  # rebuilt: back to the run, or to where it was
+            if selected in self._rows:
+                self.select_run(selected)
+            else:
+                self.move_cursor(row=min(cursor_row, len(order) - 1))
+        if not order:
+            self._announce(None)
+        self._titles()
+
+    def _titles(self) -> None:
+        # The keys in the title: at 80 columns the footer has no room left for f and o.
+        self.border_title = (f"Runs · {filter_label(self.state_filter)} (f) · "
+                             f"by {SORT_ORDERS[self.sort_by]} (o)")
+        count = len(self.records)
+        if not count:
+            self.border_subtitle = "no runs yet: n starts one"
+            return
+        live = sum(1 for r in self.records.values() if r.state in rundir.LIVE_STATES)
+        runs = f"{count} run{'' if count == 1 else 's'}, {live} training"
+        if self.state_filter != "all":
+            runs = f"{self.row_count} of {runs}"
+        marked = f", {len(self.marked)} marked" if self.marked else ""
+        self.border_subtitle = runs + marked
+
+    def _announce(self, run_id: str | None) -> None:
+        if run_id != self._announced:
+            self._announced = run_id
+            self.post_message(RunSelected(run_id))
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self.post_message(RunSelected(str(event.row_key.value)))
+        # A rebuild moves the cursor through other rows on its way back: only the row the
+        # cursor rests on now is news.
+        run_id = str(event.row_key.value)
+        if run_id == self.selected_run:
+            self._announce(run_id)

@@ -95,6 +95,7 @@ class RunsWatcher(threading.Thread):
         self.interval = interval
         self._tails: dict[str, _Tail] = {}
         self._children: list[subprocess.Popen[bytes]] = []
+        self._forgotten: set[str] = set()  # deleted runs, dropped by the thread's next poll
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -119,6 +120,10 @@ class RunsWatcher(threading.Thread):
 
     def poll(self) -> list[RunUpdate]:
         """Read new run folders and what live runs appended; return what changed."""
+        with self._lock:
+            forgotten, self._forgotten = self._forgotten, set()
+        for run_id in forgotten:
+            self._tails.pop(run_id, None)
         updates = []
         if self.runs_dir.is_dir():
             for entry in sorted(self.runs_dir.iterdir()):
@@ -160,6 +165,12 @@ class RunsWatcher(threading.Thread):
     def _reap_children(self) -> None:
         with self._lock:
             self._children = [p for p in self._children if p.poll() is None]
+
+    def forget(self, run_id: str) -> None:
+        """Stop reading a deleted run. The thread drops it itself: only it touches the
+        tails, so the UI thread never changes them under its feet."""
+        with self._lock:
+            self._forgotten.add(run_id)
 
     def wake(self) -> None:
         """Poll now rather than at the next tick (after a launch or a stop)."""
