@@ -36,6 +36,8 @@ class Field:
     label: str
     choices: tuple[str, ...] | None = None
     hint: str = ""
+    in_preset: bool = True  # False: a launch setting, not in config.yaml (processes)
+    default: str = ""  # the value of a field the preset does not fill
 
     @property
     def widget_id(self) -> str:
@@ -59,6 +61,8 @@ FIELDS = (
     Field("model.hidden", "hidden layers", None, "widths, comma-separated: 64, 64"),
     Field("early_stopping.patience", "patience", None, "epochs without improvement; 0 = off"),
     Field("train.device", "device"),
+    Field("nproc", "processes", None, "1 or more; above 1 runs torchrun", in_preset=False,
+          default="1"),
 )
 
 
@@ -77,6 +81,17 @@ def override(field: Field, text: str) -> str:
     if field.key == "model.hidden":
         text = "[" + text.strip("[]") + "]"
     return f"{field.key}={text}"
+
+
+def parse_processes(text: str) -> int:
+    """The processes field as a count; ValueError with the message to show beside it."""
+    try:
+        count = int(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number >= 1, got {text.strip()!r}") from None
+    if count < 1:
+        raise ValueError(f"expected a whole number >= 1, got {count}")
+    return count
 
 
 def error_field(message: str) -> tuple[str | None, str]:
@@ -142,7 +157,7 @@ class LaunchForm(ModalScreen[Launched | None]):
         if field.choices:
             return Select([(c, c) for c in field.choices], allow_blank=False, compact=True,
                           id=field.widget_id, classes="field-input")
-        return Input(id=field.widget_id, classes="field-input", compact=True)
+        return Input(field.default, id=field.widget_id, classes="field-input", compact=True)
 
     def on_mount(self) -> None:
         found = self.query("#preset-list").results(OptionList)
@@ -171,6 +186,8 @@ class LaunchForm(ModalScreen[Launched | None]):
             self._show_error(None, str(err))
             return
         for field in FIELDS:
+            if not field.in_preset:  # the user's choice, whatever the preset
+                continue
             value = field_value(config, field.key)
             widget = self.query_one(f"#{field.widget_id}")
             if isinstance(widget, Select):
@@ -182,24 +199,33 @@ class LaunchForm(ModalScreen[Launched | None]):
         """The fields as `--set` assignments, in form order."""
         found = []
         for field in FIELDS:
+            if not field.in_preset:
+                continue
             widget = self.query_one(f"#{field.widget_id}")
             text = str(widget.value) if isinstance(widget, Select | Input) else ""
             found.append(override(field, text))
         return found
 
-    def validate(self) -> dict[str, Any] | None:
-        """The resolved config, or None after showing the first error beside its field."""
+    def validate(self) -> tuple[dict[str, Any], int] | None:
+        """The resolved config and the process count, or None after showing the first error
+        beside its field."""
         self._clear_errors()
         info = self.preset
         if info is None:
             self._show_error(None, "no preset to launch")
             return None
         try:
-            return load_preset(str(info.path), self.overrides(), self.presets_dir)
+            config = load_preset(str(info.path), self.overrides(), self.presets_dir)
         except ConfigError as err:
             key, text = error_field(str(err))
             self._show_error(key, text)
             return None
+        try:
+            nproc = parse_processes(self.query_one("#field-nproc", Input).value)
+        except ValueError as err:
+            self._show_error("nproc", str(err))
+            return None
+        return config, nproc
 
     def _show_error(self, key: str | None, text: str) -> None:
         field = next((f for f in FIELDS if f.key == key), None)
@@ -228,11 +254,12 @@ class LaunchForm(ModalScreen[Launched | None]):
 
     def action_launch(self) -> None:
         """Validate; when valid start the trainer and close the form."""
-        config = self.validate()
-        if config is None:
+        valid = self.validate()
+        if valid is None:
             return
+        config, nproc = valid
         try:
-            run_dir, process = launch(config, self.runs_dir)
+            run_dir, process = launch(config, self.runs_dir, nproc=nproc)
         except rundir.RunDirError as err:
             self._show_error(None, str(err))
             return

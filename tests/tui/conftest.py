@@ -63,8 +63,9 @@ def trainers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[subprocess.Popen[
     started: list[subprocess.Popen[bytes]] = []
     real_launch = tui.launch_form.launch
 
-    def recording_launch(config: dict, runs: Path) -> tuple[Path, subprocess.Popen[bytes]]:
-        run_dir, process = real_launch(config, runs)
+    def recording_launch(config: dict, runs: Path,
+                         nproc: int = 1) -> tuple[Path, subprocess.Popen[bytes]]:
+        run_dir, process = real_launch(config, runs, nproc=nproc)
         started.append(process)
         return run_dir, process
 
