@@ -68,3 +68,19 @@ def test_layer_norms_combine_weight_and_bias() -> None:
     assert combined.tolist() == [[5.0, 1.0, math.sqrt(26)], [0.0, 2.0, 2.0]]
     huge = layer_norms(np.array([[3e38, 3e38]], dtype=np.float32), [[0, 1]])
     assert np.isfinite(huge).all()  # squares of float32 norms would overflow
+
+
+def test_step_values_fold_in_order() -> None:
+    import torch
+
+    from trainer.loop import StepValues
+
+    values = StepValues()
+    values.FOLD = 4  # fold often: 7 folds of 4 values and a tail of 2
+    assert not values
+    for step in range(15):
+        values.add((torch.tensor(float(step)), torch.tensor(-float(step))))
+    assert values
+    expected = [v for step in range(15) for v in (float(step), -float(step))]
+    assert values.stacked().tolist() == expected
+    assert len(values._folded) == 7

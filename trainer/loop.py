@@ -147,6 +147,31 @@ def evaluate(session: Session) -> tuple[torch.Tensor, torch.Tensor, int]:
     return loss_sum, correct, len(x_val)
 
 
+class StepValues:
+    """Per-step device scalars for the epoch's one read-back. Stacked every FOLD values, so
+    that an epoch of a million steps holds a few hundred tensors, not millions."""
+
+    FOLD = 8192
+
+    def __init__(self) -> None:
+        self._pending: list[torch.Tensor] = []
+        self._folded: list[torch.Tensor] = []
+
+    def add(self, values: Sequence[torch.Tensor]) -> None:
+        self._pending.extend(values)
+        if len(self._pending) >= self.FOLD:
+            self._folded.append(torch.stack(self._pending).double())
+            self._pending = []
+
+    def __bool__(self) -> bool:
+        return bool(self._pending or self._folded)
+
+    def stacked(self) -> torch.Tensor:
+        """Every value so far, in order, as one float64 vector on the device."""
+        tail = [torch.stack(self._pending).double()] if self._pending else []
+        return torch.cat(self._folded + tail)
+
+
 @dataclass
 class EpochResult:
     train_loss: float
@@ -193,9 +218,9 @@ class Trainer:
         s, ranks = self.session, self.session.ranks
         net, optimizer, loss_fn = s.net, s.optimizer, self.loss_fn
         assert net is not None
-        losses: list[torch.Tensor] = []  # per step: the mean loss (one process) or the sum
-        correct: list[torch.Tensor] = []
-        norm_rows: list[Sequence[torch.Tensor]] = []  # per step, one 0-d norm per parameter
+        losses = StepValues()  # per step: the mean loss (one process) or the sum (ranks)
+        correct = StepValues()
+        norms = StepValues()  # per step, one 0-d norm per parameter
         seen = 0  # training rows this process used
         order = torch.randperm(self.n_train, device=s.device, generator=self.shuffle)
         started = last_progress = time.monotonic()
@@ -210,24 +235,24 @@ class Trainer:
                 # batch's mean loss, however unevenly the batch divides among ranks
                 loss_sum = loss_fn(out, y, reduction="sum")
                 loss = loss_sum * (ranks.world / len(chunk))
-                losses.append(loss_sum.detach())
+                losses.add((loss_sum.detach(),))
             else:
                 loss = loss_fn(out, y)
-                losses.append(loss.detach())
+                losses.add((loss.detach(),))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.grad_stats:  # after backward, so after DDP's all-reduce of the gradients
                 grads = [p.grad if p.grad is not None else torch.zeros_like(p)
                          for p in self.params]
-                # one multi-tensor kernel; stacked once an epoch, not here (saves ~2 us/step)
-                norm_rows.append(torch._foreach_norm(grads))
+                # one multi-tensor kernel; stacked later, not here (saves ~2 us/step)
+                norms.add(torch._foreach_norm(grads))
             optimizer.step()
             self.step += 1
             seen += len(index)
             if self.lr_at is not None:
                 self._set_lr()
             if self.classify:
-                correct.append((out.argmax(1) == y).sum())
+                correct.add(((out.argmax(1) == y).sum(),))
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
@@ -237,7 +262,7 @@ class Trainer:
             if self._stop_now(i):
                 stopped = True
                 break
-        return self._summarise(number, losses, correct, norm_rows, seen, stopped)
+        return self._summarise(i, losses, correct, norms, seen, stopped)
 
     def _stop_now(self, step: int) -> bool:
         """One process stops at once. Ranks must stop at the same step, so they agree on it
@@ -250,12 +275,10 @@ class Trainer:
         flag = torch.tensor([1.0 if self.stop else 0.0], device=self.session.device)
         return bool(distributed.all_sum(flag, ranks).item() > 0)  # steers control flow
 
-    def _summarise(self, number: int, losses: list[torch.Tensor], correct: list[torch.Tensor],
-                   norm_rows: list[Sequence[torch.Tensor]], seen: int,
-                   stopped: bool) -> EpochResult:
+    def _summarise(self, steps: int, losses: StepValues, correct: StepValues,
+                   norms: StepValues, seen: int, stopped: bool) -> EpochResult:
         s, ranks = self.session, self.session.ranks
-        steps = len(losses)
-        step_losses = torch.stack(losses).double()
+        step_losses = losses.stacked()
         if ranks.enabled:
             train_sum = step_losses.sum()
         else:  # means of full batches, and of the last, partial one
@@ -264,27 +287,27 @@ class Trainer:
             sizes[-1] = seen - self.batch_size * (steps - 1)
             train_sum = torch.dot(step_losses, sizes)
         zero = torch.zeros((), dtype=torch.float64, device=s.device)
-        hits = torch.stack(correct).sum().double() if self.classify else zero
+        hits = correct.stacked().sum() if self.classify else zero
         val_sum, val_hits, val_rows = evaluate(s)
         counts = torch.tensor([seen, val_rows, 1.0 if self.stop else 0.0],
                               dtype=torch.float64, device=s.device)
         totals = distributed.all_sum(torch.cat([torch.stack([train_sum, hits, val_sum,
                                                              val_hits.double()]), counts]), ranks)
         parts = [totals]
-        if norm_rows:
-            parts.append(torch.stack([n for row in norm_rows for n in row]).double())
+        if norms:
+            parts.append(norms.stacked())
         # The epoch's one device-to-host read (a sync point on CUDA): everything in one copy.
         host = torch.cat(parts).cpu().numpy()
         train_loss, train_hits, val_loss, val_correct, n_seen, n_val, stop_votes = host[:7]
-        norms = None
-        if norm_rows:
-            norms = layer_norms(host[7:].reshape(steps, len(self.params)), self.groups)
+        per_layer = None
+        if norms:
+            per_layer = layer_norms(host[7:].reshape(steps, len(self.params)), self.groups)
         return EpochResult(
             float(train_loss / n_seen),
             float(train_hits / n_seen) if self.classify else None,
             float(val_loss / n_val),
             float(val_correct / n_val) if self.classify else None,
-            norms, steps, stopped, stopped or bool(stop_votes > 0))
+            per_layer, steps, stopped, stopped or bool(stop_votes > 0))
 
     def grad_event(self, number: int, norms: np.ndarray) -> None:
         bins = self.session.config["train"]["hist_bins"]
