@@ -116,3 +116,16 @@ def test_nproc_must_be_a_positive_whole_number() -> None:
     assert "--nproc: expected a whole number >= 1, got 'zero'" in done.stderr
     assert "Traceback" not in done.stderr
 
+
+
+async def test_the_app_shows_a_data_parallel_run_like_any_other(tmp_path: Path) -> None:
+    from tests.tui.conftest import wait_for_text
+    from tui.app import DmtApp
+
+    done = run_cli("train", "xor-adam", "--runs-dir", str(tmp_path), "--quiet", "--nproc", "2",
+                   "--set", "train.epochs=3", *SMALL, timeout=180)
+    assert done.returncode == 0, done.stderr
+    app = DmtApp(tmp_path, None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        text = await wait_for_text(pilot, "finished", "3/3", "completed all 3 epochs")
+        assert "fc1" in text  # the gradient panel draws rank 0's norms

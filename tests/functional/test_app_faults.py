@@ -163,3 +163,26 @@ async def test_bad_values_in_the_form_show_inline(presets_dir: Path, runs_dir: P
         assert isinstance(app.screen, LaunchForm)
         assert "Traceback" not in screen_text(app)
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_the_app_opens_no_network_port(tmp_path: Path) -> None:
+    from tests.test_safety import listening_sockets
+
+    presets, runs = tmp_path / "presets", tmp_path / "runs"
+    presets.mkdir()
+    (presets / "tiny.yaml").write_text(TINY_PRESET, encoding="utf-8")
+    terminal = Terminal()
+    try:
+        terminal.start(app_command(runs, presets))
+        terminal.wait_for(lambda s: "New run" in s, "the first screen")
+        launch_tiny_with_keys(terminal, 30)
+        terminal.wait_for(lambda s: "running" in s, "a run training")
+        found = subprocess.run(["pgrep", "-f", f"dmt_tui.cli --runs-dir {runs}"],
+                               capture_output=True, text=True).stdout.split()
+        # the shell tmux runs matches too; the app is the python process
+        app = [pid for pid in found if Path(f"/proc/{pid}/comm").read_text().startswith("py")]
+        assert len(app) == 1
+        assert listening_sockets(int(app[0])) == []
+    finally:
+        terminal.kill()
+        stop_trainers(runs)
