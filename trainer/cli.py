@@ -99,7 +99,7 @@ def train_command(args: argparse.Namespace) -> int:
             print(f"run {run_dir.name} in {run_dir}", flush=True)
     if not ranks.main:
         end = engine.run(config, run_dir, print, session, ranks)
-        distributed.close()
+        distributed.close(end["state"] != "failed")
         return engine.EXIT_CODES.get(str(end["state"]), 1)
     try:
         log = open(run_dir / rundir.LOG, "a", encoding="utf-8")  # noqa: SIM115
@@ -107,7 +107,7 @@ def train_command(args: argparse.Namespace) -> int:
         return fail(f"{run_dir / rundir.LOG}: cannot write: {err.strerror or err}")
     with log:
         end = engine.run(config, run_dir, _Echo(log, args.quiet), session, ranks)
-    distributed.close()
+    distributed.close(end["state"] != "failed")
     return engine.EXIT_CODES.get(str(end["state"]), 1)
 
 

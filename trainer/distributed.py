@@ -49,9 +49,18 @@ def init(ranks: Ranks, device: torch.device) -> None:
         dist.init_process_group(backend, timeout=timedelta(seconds=120))
 
 
-def close() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def close(finished_together: bool) -> None:
+    """Leave the process group. Ranks that ended together first wait for each other: one
+    tearing gloo down while a peer still talks to it can abort the process. After a
+    failure a peer may be gone, so there is no waiting then."""
+    if not dist.is_initialized():
+        return
+    if finished_together:
+        try:
+            dist.barrier()
+        except RuntimeError:
+            return  # a peer went away after all; exit without tearing down
+    dist.destroy_process_group()
 
 
 def all_sum(tensor: torch.Tensor, ranks: Ranks) -> torch.Tensor:
