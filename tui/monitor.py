@@ -273,8 +273,8 @@ class MonitorScreen(Screen[None]):
         """Open the comparison of the marked runs."""
         marked = self.marked_runs()
         if len(marked) < 2:
-            self.notify(f"mark two or more runs with space to compare them "
-                        f"({len(marked)} marked)", severity="warning")
+            self.notify(f"{len(marked)} marked: mark two or more with space",
+                        title="Nothing to compare", severity="warning")
             return
         self.want_events(r.run_id for r in marked)  # ended runs' events may be on disk only
         self.app.push_screen(CompareScreen(marked))

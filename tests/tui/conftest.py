@@ -3,6 +3,7 @@ trainer a test started outlives it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -55,6 +56,47 @@ def recorded_runs(tmp_path: Path) -> Path:
     folder = tmp_path / "recorded"
     shutil.copytree(DATA_RUNS / RECORDED_RUN, folder / RECORDED_RUN)
     return folder
+
+
+COMPARE_RUN = "20261126-160502-deep-tanh"  # the recorded run, edited: see compare_runs
+
+
+def compare_runs(folder: Path) -> tuple[str, str]:
+    """Two finished runs that differ where a comparison looks, with fixed content: the
+    recorded run, and a copy of it as `deep-tanh` (tanh, lr 0.05) whose losses are 0.7x
+    and whose gradient norms are 1000x the recorded ones. Returns their ids."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(DATA_RUNS / RECORDED_RUN, folder / RECORDED_RUN)
+    copy = folder / COMPARE_RUN
+    shutil.copytree(DATA_RUNS / RECORDED_RUN, copy)
+    config = (copy / "config.yaml").read_text("utf-8")
+    for old, new in [("name: deep-sigmoid-vanishing", "name: deep-tanh"),
+                     ("activation: sigmoid", "activation: tanh"), ("lr: 0.1\n", "lr: 0.05\n")]:
+        assert old in config
+        config = config.replace(old, new)
+    (copy / "config.yaml").write_text(config, "utf-8")
+    lines = []
+    for line in (copy / "events.jsonl").read_text("utf-8").splitlines():
+        event = json.loads(line)
+        if event["type"] == "start":
+            event.update(run_id=COMPARE_RUN, preset="deep-tanh")
+        elif event["type"] == "epoch":
+            for key in ("train_loss", "val_loss", "es_best"):
+                event[key] = event[key] * 0.7 if event.get(key) is not None else None
+        elif event["type"] == "grad":
+            for layer in [*event["layers"], event["total"]]:
+                for key in ("mean", "min", "max"):
+                    layer[key] = layer[key] * 1000 if layer.get(key) is not None else None
+                layer["edges"] = [edge * 1000 for edge in layer["edges"]]
+        elif event["type"] == "end":
+            event["best_val_loss"] *= 0.7
+        lines.append(json.dumps(event))
+    (copy / "events.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    status = json.loads((copy / "status.json").read_text("utf-8"))
+    status.update(run_id=COMPARE_RUN, preset="deep-tanh",
+                  best_val_loss=status["best_val_loss"] * 0.7)
+    (copy / "status.json").write_text(json.dumps(status), "utf-8")
+    return RECORDED_RUN, COMPARE_RUN
 
 
 @pytest.fixture
