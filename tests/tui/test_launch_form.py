@@ -4,10 +4,14 @@ show, and invalid values caught beside their field."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
 from textual.widgets import Input
 
+import tui.launch_form
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
+from trainer import rundir
 from trainer.config import ACTIVATIONS
 from tui.app import DmtApp
 from tui.launch_form import FIELDS, LaunchForm, error_field, override
@@ -78,3 +82,29 @@ def test_hidden_layers_are_written_as_a_yaml_list() -> None:
     hidden = next(f for f in FIELDS if f.key == "model.hidden")
     assert override(hidden, "64, 32") == "model.hidden=[64, 32]"
     assert override(hidden, "[64,32]") == "model.hidden=[64,32]"
+
+
+async def test_processes_is_checked_beside_itself_and_passed_to_launch(
+        presets_dir: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+
+    def refusing_launch(config: dict, runs: Path, nproc: int = 1) -> NoReturn:
+        asked.append(nproc)  # what the form asked for; nothing starts
+        raise rundir.RunDirError("not launched in this test")
+
+    monkeypatch.setattr(tui.launch_form, "launch", refusing_launch)
+    app = DmtApp(runs_dir, presets_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_form_on_tiny(app, pilot)
+        assert app.screen.query_one("#field-nproc", Input).value == "1"  # the default
+        await pilot.press(*["tab"] * len(FIELDS))  # the last field
+        assert app.focused is app.screen.query_one("#field-nproc")
+        await pilot.press("backspace", "0", "enter")
+        text = await wait_for_text(pilot, "expected a whole number >= 1, got 0")
+        row = next(line for line in text.splitlines() if "processes" in line)
+        assert "expected a whole number >= 1, got 0" in row
+        assert asked == []
+        await pilot.press("backspace", "2", "enter")
+        await wait_for_text(pilot, "not launched in this test")
+        assert asked == [2]
+        assert "expected a whole number" not in screen_text(app)
