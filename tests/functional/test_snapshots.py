@@ -4,11 +4,12 @@ samples/s of a finished run come from its files."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.tui.conftest import DATA_RUNS, wait_for_text
+from tests.tui.conftest import DATA_RUNS, compare_runs, wait_for_text
 from tui.app import DmtApp
 
 
@@ -36,3 +37,20 @@ def test_gradient_panel_scrolled_into_view_at_80x24(snap_compare: Any) -> None:
         await pilot.pause(0.3)
 
     assert snap_compare(DmtApp(DATA_RUNS), terminal_size=(80, 24), run_before=scrolled)
+
+
+def test_comparison_at_120x36(snap_compare: Any, tmp_path: Path) -> None:
+    """Two fixed runs marked and compared: legend, what differs, both plots."""
+    first, second = compare_runs(tmp_path / "runs")
+
+    async def compared(pilot: Pilot[None]) -> None:
+        await wait_for_text(pilot, first, second, "0.4856 @12", timeout=30)
+        await pilot.press("space", "up", "space", "c")
+        await wait_for_text(pilot, "Comparing 2 runs", "model.activation", "25 epochs",
+                            "fc1", "epoch", timeout=30)
+        await wait_for_text(pilot, "━━ 2 20261126-160502-deep-tanh  finished  25 epochs",
+                            timeout=30)
+        await pilot.pause(0.5)
+
+    assert snap_compare(DmtApp(tmp_path / "runs"), terminal_size=(120, 36),
+                        run_before=compared)

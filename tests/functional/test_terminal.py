@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.conftest import TINY_PRESET
+from tests.tui.conftest import TINY_PRESET, compare_runs
 from trainer import rundir
 
 pytestmark = [
@@ -127,3 +127,22 @@ def test_launch_watch_and_quit_in_tmux(terminal: Terminal, tmp_path: Path) -> No
     finally:
         stop_trainers(runs)
     assert rundir.read_status(run_dir)["state"] == "stopped"
+
+
+def test_mark_two_runs_and_compare_them_in_tmux(terminal: Terminal, tmp_path: Path) -> None:
+    """space, up, space, c on two finished runs: the comparison names both."""
+    first, second = compare_runs(tmp_path / "runs")
+    app = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "dmt_tui.cli",
+                                            "--runs-dir", str(tmp_path / "runs")])
+    terminal.start(f"cd {shlex.quote(str(ROOT))} && TERM=xterm-256color {app}")
+    terminal.wait_for(lambda s: first in s and second in s and "0.4856 @12" in s,
+                      "both runs in the list")
+    terminal.keys("Space", "Up", "Space")
+    terminal.wait_for(lambda s: "2 marked" in s, "two marks")
+    terminal.keys("c")
+    screen = terminal.wait_for(lambda s: "Comparing 2 runs" in s and "25 epochs" in s,
+                               "the comparison")
+    assert f"1 {first}" in screen and f"2 {second}" in screen  # the legend, numbered
+    assert "model.activation" in screen and "sigmoid" in screen and "tanh" in screen
+    terminal.keys("Escape")
+    terminal.wait_for(lambda s: "Runs · all states" in s, "back to the runs list")
