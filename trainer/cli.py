@@ -57,7 +57,10 @@ class _Echo:
 
     def __call__(self, line: str) -> None:
         if not self.quiet:
-            print(line, flush=True)
+            try:
+                print(line, flush=True)
+            except OSError:  # the terminal hung up: go on into trainer.log alone
+                self.quiet = True
         self.log.write(line + "\n")
         self.log.flush()
 
@@ -99,15 +102,19 @@ def train_command(args: argparse.Namespace) -> int:
             print(f"run {run_dir.name} in {run_dir}", flush=True)
     if not ranks.main:
         end = engine.run(config, run_dir, print, session, ranks)
-        distributed.close(end["state"] != "failed")
-        return engine.EXIT_CODES.get(str(end["state"]), 1)
-    try:
-        log = open(run_dir / rundir.LOG, "a", encoding="utf-8")  # noqa: SIM115
-    except OSError as err:
-        return fail(f"{run_dir / rundir.LOG}: cannot write: {err.strerror or err}")
-    with log:
-        end = engine.run(config, run_dir, _Echo(log, args.quiet), session, ranks)
-    distributed.close(end["state"] != "failed")
+    else:
+        try:
+            log = open(run_dir / rundir.LOG, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as err:
+            return fail(f"{run_dir / rundir.LOG}: cannot write: {err.strerror or err}")
+        with log:
+            end = engine.run(config, run_dir, _Echo(log, args.quiet), session, ranks)
+    failed = end["state"] == "failed"
+    distributed.close(finished_together=not failed)
+    if ranks.enabled:
+        # torchrun reads any non-zero exit as a crash and prints a page about it; an orderly
+        # end (stopped, diverged, ...) exits 0, and the run's `end` event says how it ended.
+        return 1 if failed else 0
     return engine.EXIT_CODES.get(str(end["state"]), 1)
 
 
@@ -119,7 +126,7 @@ def _new_run_dir(runs_dir: Path, config: dict[str, Any]) -> Path:
 
 def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
     """`--nproc N`: the same run as N data-parallel processes under torchrun (one node).
-    This process makes the run folder, starts torchrun, passes signals on to it, and
+    This process makes the run folder, starts torchrun, passes a stop on to rank 0, and
     answers with the run's end state."""
     from trainer.data import load_dataset  # torch-free: a bad CSV is refused before starting
 
@@ -135,12 +142,20 @@ def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
                f"--nproc-per-node={args.nproc}", "-m", "trainer", "train",
                str(run_dir / rundir.CONFIG), "--run-dir", str(run_dir)]
-    torchrun = subprocess.Popen([*command, *(["--quiet"] if args.quiet else [])])
+    # In a session of its own, so the terminal's Ctrl-C reaches this process alone.
+    torchrun = subprocess.Popen([*command, *(["--quiet"] if args.quiet else [])],
+                                start_new_session=True)
 
     def pass_on(signum: int, frame: object) -> None:
-        torchrun.send_signal(signum)  # torchrun stops every rank; rank 0 records `stopped`
+        # Rank 0 takes the stop request and the ranks agree on it (`end` says `stopped`);
+        # before rank 0 is up, torchrun itself is told.
+        pid = rundir.read_status(run_dir).get("pid")
+        try:
+            os.kill(pid if isinstance(pid, int) else torchrun.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, pass_on)
     torchrun.wait()
     from trainer.engine import EXIT_CODES  # imports torch, but only once training is over

@@ -54,7 +54,7 @@ class CoreShare:
 
 
 class StopRequest:
-    """Set by SIGTERM (and SIGINT); the loop finishes its step and ends `stopped`."""
+    """Set by SIGTERM (and SIGINT, SIGHUP); the loop finishes its step and ends `stopped`."""
 
     def __init__(self) -> None:
         self.signal_name = ""
@@ -65,7 +65,9 @@ class StopRequest:
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # SIGHUP: a terminal that hangs up on a foreground `dmt-tui train` ends the run
+        # `stopped` with its data, not killed mid-write (the app's runs have no terminal).
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:

@@ -336,6 +336,7 @@ def epoch_line(number: int, total: int, r: EpochResult, es: EarlyStopping, lr: f
         return "" if value is None else f" acc {value * 100:5.1f}%"
 
     width = len(str(total))
+    early = f"{es.wait}/{es.patience}" if es.patience else "off"
     return (f"epoch {number:>{width}}/{total}  train {r.train_loss:.4g}{acc(r.train_acc)}  "
-            f"val {r.val_loss:.4g}{acc(r.val_acc)}  early-stop {es.wait}/{es.patience}  "
+            f"val {r.val_loss:.4g}{acc(r.val_acc)}  early-stop {early}  "
             f"lr {lr:.3g}  {seconds:.2f}s")
