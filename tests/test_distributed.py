@@ -72,10 +72,12 @@ def test_a_users_own_torchrun_makes_one_run(tmp_path: Path) -> None:
 
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    errors = open(tmp_path.parent / f"{tmp_path.name}.stderr", "wb")  # noqa: SIM115
     launcher = subprocess.Popen(
         [sys.executable, "-m", "dmt_tui.cli", "train", "xor-adam", "--runs-dir", str(tmp_path),
          "--quiet", "--nproc", "2", *SMALL, *FOREVER],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=errors)
+    errors.close()
     wait_for(lambda: any(len(r.epochs) >= 2 for r in load_runs(tmp_path)))
     (record,) = load_runs(tmp_path)
     return launcher, record.run_dir
@@ -91,6 +93,7 @@ def test_sigterm_to_the_launcher_stops_every_rank(tmp_path: Path) -> None:
     record = RunRecord.load(run_dir)
     assert record.state == "stopped" and "SIGTERM" in record.end["reason"]
     wait_for(lambda: trainer_processes(run_dir) == [], timeout=30)
+    assert "Traceback" not in (tmp_path.parent / f"{tmp_path.name}.stderr").read_text()
 
 
 def test_a_killed_rank_fails_the_run_and_leaves_no_process(tmp_path: Path) -> None:
