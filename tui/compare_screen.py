@@ -1,6 +1,7 @@
 """The comparison screen (`c` on marked runs): their loss curves overlaid, their gradient
 norms by depth, and a table of what differs in their configs beside each run's best
-validation loss. Live runs keep drawing as their epochs arrive; `escape` goes back."""
+validation loss. It redraws as the records fill (live epochs, or an ended run's events read
+from disk); `escape` goes back."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ import math
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from trainer import rundir
 from trainer.record import RunRecord
 from tui.compare_plots import CompareDepthPanel, CompareLossPanel, run_style
 from tui.config_diff import differences
@@ -60,7 +59,9 @@ class CompareScreen(Screen[None]):
 
     def __init__(self, records: list[RunRecord]) -> None:
         super().__init__()
-        self.records = list(records)  # its own list: loaded records replace the monitor's
+        # The monitor's records: it feeds them as live runs' epochs arrive, and fills an
+        # ended run's from disk when asked (MonitorScreen.want_events, before this opens).
+        self.records = records
         self.show_train = True
         self.log_y = False
         self._tables_for: tuple[Any, ...] | None = None
@@ -82,22 +83,6 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-diff", DataTable).focus()  # arrows scroll a wide table
         self.redraw()
         self.set_interval(REDRAW_S, self.redraw)
-        self.load_ended_runs()
-
-    @work(thread=True, group="compare", exit_on_error=False,
-          description="read the compared runs' events")
-    def load_ended_runs(self) -> None:
-        """Read ended runs' events from their files: the monitor leaves an ended run's
-        events on disk until it is selected. Live runs keep the monitor's records, which
-        the watcher feeds as epochs arrive."""
-        for index, record in enumerate(list(self.records)):
-            if record.state not in rundir.LIVE_STATES:
-                loaded = RunRecord.load(record.run_dir)
-                self.app.call_from_thread(self._replace, index, loaded)
-
-    def _replace(self, index: int, record: RunRecord) -> None:
-        self.records[index] = record
-        self.redraw()
 
     def redraw(self) -> None:
         """Plots and tables, each only when what it shows changed."""
