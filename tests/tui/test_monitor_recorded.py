@@ -75,11 +75,24 @@ async def test_question_mark_lists_every_key(recorded_runs: Path) -> None:
         text = screen_text(app)
         for key, what in [("n", "New run"), ("s", "Stop run"), ("l", "Log y"),
                           ("[", "Previous layer"), ("]", "Next layer"), ("q", "Quit"),
-                          ("^p", "Command palette"), ("y", "Stop the run")]:
+                          ("^p", "Command palette"), ("y", "Stop the run"),
+                          ("space", "Mark"), ("c", "Compare"), ("e", "Export"),
+                          ("f", "Filter"), ("o", "Sort"), ("d", "Delete"),
+                          ("t", "Train curves"), ("y", "Delete the run")]:
             assert any(what in line and key in line.split() for line in text.splitlines()), \
                 f"{key} {what} missing:\n{text}"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "closing")
+
+
+async def test_the_command_palette_offers_the_runs_actions(recorded_runs: Path) -> None:
+    app = DmtApp(recorded_runs)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: "epoch 25:" in screen_text(app), "the run")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"runs")
+        await wait_for_text(pilot, "Compare runs", "Export runs", "Filter runs", "Sort runs")
+        await pilot.press("escape")
 
 
 async def test_stop_on_a_finished_run_says_so_and_asks_nothing(recorded_runs: Path) -> None:
