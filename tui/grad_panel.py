@@ -16,7 +16,7 @@ from textual.widgets import Static
 from trainer.record import RunRecord
 from tui.format import number
 from tui.plot import Plot
-from tui.series import decimate, finite, log10_points, log_ticks, points
+from tui.series import EventPoints, decimate, finite, log10_points, log_ticks, points
 
 BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
 
@@ -39,6 +39,11 @@ def histogram_bars(stats: dict[str, Any]) -> tuple[list[float], list[int], float
     return centres, [int(c) if isinstance(c, int) else 0 for c in counts], width
 
 
+def _total_mean(grad: dict[str, Any]) -> Any:
+    total = grad.get("total")
+    return total.get("mean") if isinstance(total, dict) else None
+
+
 class GradPanel(Vertical):
     """Gradient norms of the selected run; `layer_index` picks the histogram's layer."""
 
@@ -50,6 +55,7 @@ class GradPanel(Vertical):
         self._drawn: dict[str, tuple[Any, ...]] = {}
         self._layer_count = 0
         self._note_shown: Text | None = None
+        self._totals = EventPoints({"total": _total_mean})  # the whole model's norm by epoch
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="grad-plots"):
@@ -157,8 +163,7 @@ class GradPanel(Vertical):
         plt = plot.plt
         plt.title("total norm over epochs")
         plt.xlabel("epoch")
-        series = points([g.get("epoch") for g in grads],
-                        [(g.get("total") or {}).get("mean") for g in grads], positive=True)
+        series = self._totals.update(grads, positive=["total"])["total"]
         total = log10_points(decimate(series, plot.size.width))
         if total:
             ys = [y for _, y in total]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -11,9 +12,15 @@ from textual.reactive import reactive
 from trainer.record import RunRecord
 from tui.format import number, percent
 from tui.plot import Plot
-from tui.series import Point, decimate, log10_points, log_ticks, points
+from tui.series import EventPoints, Point, decimate, log10_points, log_ticks
 
 TRAIN_COLOR, VAL_COLOR, ACC_COLOR = "cyan", "orange", "green"
+LOSSES = ("train_loss", "val_loss")  # on the log axis when `log_y`; accuracy never is
+SERIES = (*LOSSES, "val_acc")
+
+
+def _field(name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda event: event.get(name)
 
 
 class LossPanel(Vertical):
@@ -25,6 +32,7 @@ class LossPanel(Vertical):
         super().__init__(id=id)
         self.border_title = "Loss"
         self._drawn: tuple[Any, ...] | None = None
+        self._series = EventPoints({name: _field(name) for name in SERIES})
 
     def compose(self) -> ComposeResult:
         yield Plot(id="loss-plot")
@@ -52,10 +60,8 @@ class LossPanel(Vertical):
             plt.title("no epochs yet")
             plot.refresh()
             return
-        xs = [e.get("epoch") for e in epochs]
-        train = points(xs, [e.get("train_loss") for e in epochs], positive=self.log_y)
-        val = points(xs, [e.get("val_loss") for e in epochs], positive=self.log_y)
-        train, val = decimate(train, width), decimate(val, width)
+        series = self._series.update(epochs, LOSSES if self.log_y else ())
+        train, val = decimate(series["train_loss"], width), decimate(series["val_loss"], width)
         if self.log_y:
             train, val = log10_points(train), log10_points(val)
         _line(plt, train, TRAIN_COLOR)
@@ -63,7 +69,7 @@ class LossPanel(Vertical):
         if self.log_y and (train or val):
             ys = [y for _, y in train + val]
             plt.yticks(*log_ticks(min(ys), max(ys), (height - 4) // 2))
-        acc = decimate(points(xs, [e.get("val_acc") for e in epochs]), width)
+        acc = decimate(series["val_acc"], width)
         if acc:
             _line(plt, [(x, 100 * y) for x, y in acc], ACC_COLOR, yside="right")
         if not (train or val):
