@@ -91,7 +91,7 @@ class CompareDepthPanel(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
-        self.border_title = "Mean grad norm by depth (last epoch)"
+        self.border_title = "Grad norm by depth (last epoch)"
         self._drawn: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:

@@ -236,7 +236,7 @@ async def test_c_compares_the_marked_runs(runs: dict[str, Path]) -> None:
         epochs = {k: events(runs[k], "end")[0]["best_epoch"] for k in ("relu", "sigmoid")}
         assert next(line for line in lines if "best epoch" in line).strip("│ ").split()[-2:] == \
             [str(epochs["relu"]), str(epochs["sigmoid"])]
-        assert "Loss" in text and "Mean grad norm by depth" in text
+        assert "Loss" in text and "Grad norm by depth (last epoch)" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
 
