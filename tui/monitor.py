@@ -39,6 +39,13 @@ from tui.stop_confirm import StopConfirm
 from tui.watcher import RunsWatcher
 
 REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their data changed
+# The timer draws these in turn, one group a tick, each every REDRAW_S: a frame then builds
+# one or two plotext figures, not four, and the app's loop is never held for all of them
+# at once (~45 ms together on a two-core machine; keys and the watcher wait meanwhile).
+Panel = LossPanel | RunInfoPanel | EarlyStopPanel | ProgressPanel | GradPanel
+TICK_GROUPS: tuple[tuple[type[Panel], ...], ...] = (
+    (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel,))
+ALL_PANELS = tuple(panel for group in TICK_GROUPS for panel in group)
 # Ended runs whose events stay in memory after being looked at: the selected one and the one
 # before, so going back and forth is instant. Each is ~20 MB for 2,000 epochs; fifty would
 # take a gigabyte.
@@ -88,6 +95,7 @@ class MonitorScreen(Screen[None]):
         self._opened = False  # the first poll selects the newest run
         self._events_on_disk: set[str] = set()  # ended runs whose events were not read
         self._events_wanted: list[str] = []  # runs looked at, the latest first
+        self._tick = 0  # which of TICK_GROUPS the redraw timer drew last
         self._deleted: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -107,7 +115,7 @@ class MonitorScreen(Screen[None]):
         self.query_one(RunsList).focus()
         self.watcher = RunsWatcher(self.runs_dir, self)
         self.watcher.start()
-        self.set_interval(REDRAW_S, self.redraw)
+        self.set_interval(REDRAW_S / len(TICK_GROUPS), self._redraw_tick)
 
     def on_unmount(self) -> None:
         if self.watcher is not None:
@@ -187,17 +195,19 @@ class MonitorScreen(Screen[None]):
         """The selected run."""
         return self.runs.get(self.selected) if self.selected else None
 
-    def redraw(self) -> None:
-        """Give every panel the selected run; each redraws only if what it shows changed."""
+    def redraw(self, panels: tuple[type[Panel], ...] = ALL_PANELS) -> None:
+        """Give the panels (all by default) the selected run; each redraws only if what it
+        shows changed."""
         if self.selected in self._events_on_disk:
             return  # its events are being read: draw it whole, not empty first
         record = self.record
         with self.app.batch_update():
-            self.query_one(LossPanel).draw(record)
-            self.query_one(RunInfoPanel).draw(record)
-            self.query_one(EarlyStopPanel).draw(record)
-            self.query_one(ProgressPanel).draw(record)
-            self.query_one(GradPanel).draw(record)
+            for panel in panels:
+                self.query_one(panel).draw(record)
+
+    def _redraw_tick(self) -> None:
+        self._tick = (self._tick + 1) % len(TICK_GROUPS)
+        self.redraw(TICK_GROUPS[self._tick])
 
     # ---- actions ------------------------------------------------------------------------
 
