@@ -72,6 +72,17 @@ class PtyApp:
             if len(self.seen) != last:
                 last, quiet_since = len(self.seen), time.perf_counter()
 
+    def pump(self, seconds: float) -> None:
+        """Keep reading for `seconds`: an app whose terminal is not read blocks on writing."""
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self._read(min(0.02, max(0.0, end - time.perf_counter())))
+
+    def cpu_s(self) -> float:
+        """CPU seconds the app process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def press(self, key: str) -> int:
         """Send a key; return the output offset at that moment, for wait_for(since=...)."""
         os.write(self.master, KEYS.get(key, key.encode()))

@@ -73,8 +73,15 @@ def write_config(run_dir: Path, index: int, epochs: int) -> dict[str, Any]:
     return config
 
 
-def layer_names() -> list[str]:
-    return [f"fc{i + 1}" for i in range(len(HIDDEN))] + ["out"]
+def layer_names(index: int) -> list[str]:
+    """Run `index`'s layers, named for the run (`b07fc1`) so the Gradient norms panel shows
+    which run it draws: real layer names repeat from run to run."""
+    return [f"b{index:02d}fc{i + 1}" for i in range(len(HIDDEN))] + [f"b{index:02d}out"]
+
+
+def grad_marker(index: int) -> bytes:
+    """The Gradient norms panel's note while it shows run `index` (its first layer)."""
+    return f"layer {layer_names(index)[0]} (".encode()
 
 
 def histogram(name: str, centre: float, rng: random.Random) -> dict[str, Any]:
@@ -89,11 +96,11 @@ def histogram(name: str, centre: float, rng: random.Random) -> dict[str, Any]:
             "edges": edges, "zeros": 0, "nonfinite": 0}
 
 
-def grad_fields(epoch: int, rng: random.Random) -> dict[str, Any]:
+def grad_fields(index: int, epoch: int, rng: random.Random) -> dict[str, Any]:
     """A `grad` event's fields: norms that shrink toward the input and over the epochs."""
     scale = 1.0 / math.sqrt(epoch)
     layers = [histogram(name, scale * 10 ** (depth - len(HIDDEN)), rng)
-              for depth, name in enumerate(layer_names())]
+              for depth, name in enumerate(layer_names(index))]
     return {"epoch": epoch, "layers": layers, "total": histogram("total", scale * 1.5, rng)}
 
 
@@ -125,7 +132,7 @@ class SyntheticRun:
         self.log.write("start", run_id=self.run_dir.name, preset=run_name(self.index),
                        device="cpu", torch_version="2.13.0+cpu", n_params=2466,
                        n_train=N_TRAIN, n_val=N_VAL, steps_per_epoch=STEPS,
-                       layers=layer_names(), pid=os.getpid(), task="classification",
+                       layers=layer_names(self.index), pid=os.getpid(), task="classification",
                        n_classes=2, features=["x1", "x2"], classes=[], threads=1,
                        dtype="float32")
 
@@ -142,7 +149,7 @@ class SyntheticRun:
         if progress:
             self.log.write("progress", epoch=n, step=STEPS, steps=STEPS, samples_per_s=32000.0)
         self.log.write("epoch", **epoch_fields(self.index, n, self.epochs, self.rng))
-        self.log.write("grad", **grad_fields(n, self.rng))
+        self.log.write("grad", **grad_fields(self.index, n, self.rng))
 
     def finish(self) -> None:
         reason = f"completed all {self.epochs} epochs"
