@@ -5,12 +5,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from trainer.record import RunRecord, load_runs
 
 SMALL = ["--set", "data.n_samples=800", "--set", "train.batch_size=64"]
@@ -27,15 +26,6 @@ def val_losses(run_dir: Path) -> list[float]:
 def trainer_processes(run_dir: Path) -> list[str]:
     found = subprocess.run(["pgrep", "-af", str(run_dir)], capture_output=True, text=True)
     return [line for line in found.stdout.splitlines() if "pgrep" not in line]
-
-
-def wait_for(predicate: object, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
 
 
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path) -> None:
@@ -78,7 +68,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
          "--quiet", "--nproc", "2", *SMALL, *FOREVER],
         stdout=subprocess.DEVNULL, stderr=errors)
     errors.close()
-    wait_for(lambda: any(len(r.epochs) >= 2 for r in load_runs(tmp_path)))
+    wait_until(lambda: any(len(r.epochs) >= 2 for r in load_runs(tmp_path)))
     (record,) = load_runs(tmp_path)
     return launcher, record.run_dir
 
@@ -92,7 +82,7 @@ def test_sigterm_to_the_launcher_stops_every_rank(tmp_path: Path) -> None:
         launcher.kill()
     record = RunRecord.load(run_dir)
     assert record.state == "stopped" and "SIGTERM" in record.end["reason"]
-    wait_for(lambda: trainer_processes(run_dir) == [], timeout=30)
+    wait_until(lambda: trainer_processes(run_dir) == [], timeout=30)
     assert "Traceback" not in (tmp_path.parent / f"{tmp_path.name}.stderr").read_text()
 
 
@@ -108,7 +98,7 @@ def test_a_killed_rank_fails_the_run_and_leaves_no_process(tmp_path: Path) -> No
     assert record.state == "failed"
     assert f"rank 1 (pid {rank1}) died" in record.end["reason"]
     assert len(record.epochs) >= 2  # what was trained is kept
-    wait_for(lambda: trainer_processes(run_dir) == [], timeout=30)
+    wait_until(lambda: trainer_processes(run_dir) == [], timeout=30)
     table = run_cli("runs", "--runs-dir", str(tmp_path))
     assert "failed" in table.stdout
 

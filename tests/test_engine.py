@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from tests.conftest import wait_until
 from trainer import cli, engine, loop, rundir
 from trainer.config import load
 from trainer.record import RunRecord
@@ -180,15 +181,6 @@ def test_cuda_without_a_gpu_is_a_clear_error(runs_dir: Path, capsys: pytest.Capt
     assert not runs_dir.exists() or not any(runs_dir.iterdir())  # nothing was started
 
 
-def _wait_for(predicate: Any, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
-
-
 def _epochs_written(runs_dir: Path) -> int:
     dirs = list(rundir.iter_run_dirs(runs_dir))
     return len(RunRecord.load(dirs[0]).epochs) if dirs else 0
@@ -199,7 +191,7 @@ def test_sigterm_ends_the_run_stopped_with_its_data(runs_dir: Path) -> None:
         [sys.executable, "-m", "trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
          "--quiet", "--set", "train.epochs=100000", "--set", "early_stopping.patience=0"])
     try:
-        _wait_for(lambda: _epochs_written(runs_dir) >= 2)
+        wait_until(lambda: _epochs_written(runs_dir) >= 2)
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == engine.EXIT_CODES["stopped"] == 4
     finally:
@@ -226,7 +218,7 @@ def test_a_launched_trainer_outlives_the_process_that_started_it(runs_dir: Path)
     pid = int(parent.stdout.strip())
     assert os.getsid(pid) == pid != os.getsid(0)  # alive, leading a session of its own
     (run_dir,) = rundir.iter_run_dirs(runs_dir)
-    _wait_for(lambda: RunRecord.load(run_dir).end != {})
+    wait_until(lambda: RunRecord.load(run_dir).end != {})
     record = RunRecord.load(run_dir)
     assert record.state == "finished" and len(record.epochs) == 150
     assert record.start["pid"] == pid

@@ -15,22 +15,13 @@ from typing import Any
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from trainer import engine, loop, rundir
 from trainer.config import load
 from trainer.record import RunRecord, load_runs
 
 LONG = ["--set", "train.epochs=100000", "--set", "early_stopping.patience=0",
         "--set", "data.n_samples=400"]
-
-
-def wait_for(predicate: Any, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def only_run(runs_dir: Path) -> Path:
@@ -46,7 +37,7 @@ def test_sigkill_mid_epoch_reads_as_crashed_with_every_epoch_kept(runs_dir: Path
     trainer = subprocess.Popen([sys.executable, "-m", "trainer", "train", "xor-adam",
                                 "--runs-dir", str(runs_dir), "--quiet", *LONG])
     try:
-        wait_for(lambda: epochs_in(only_run(runs_dir)) >= 3)
+        wait_until(lambda: epochs_in(only_run(runs_dir)) >= 3)
     finally:
         trainer.kill()
         trainer.wait(30)
@@ -90,7 +81,7 @@ def test_runs_outlive_the_app_that_launched_them(runs_dir: Path, how: str) -> No
                            start_new_session=True)
     try:
         assert app.stdout is not None and app.stdout.readline().strip() == "launched"
-        wait_for(lambda: sum(epochs_in(d) for d in rundir.iter_run_dirs(runs_dir)) >= 2)
+        wait_until(lambda: sum(epochs_in(d) for d in rundir.iter_run_dirs(runs_dir)) >= 2)
         if how == "SIGHUP":
             os.killpg(app.pid, signal.SIGHUP)  # what a dropped SSH connection does
         else:
@@ -100,7 +91,7 @@ def test_runs_outlive_the_app_that_launched_them(runs_dir: Path, how: str) -> No
         app.kill()
     runs = load_runs(runs_dir)
     assert len(runs) == 2
-    wait_for(lambda: all(r.end for r in load_runs(runs_dir)))
+    wait_until(lambda: all(r.end for r in load_runs(runs_dir)))
     for record in load_runs(runs_dir):
         assert record.state == "finished" and len(record.epochs) == 40
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
+from tests.conftest import TINY_PRESET, wait_until
 from tests.functional.test_terminal import ROOT, Terminal, stop_trainers
-from tests.tui.conftest import TINY_PRESET, screen_text, wait_for, wait_for_text
+from tests.tui.conftest import screen_text, wait_for, wait_for_text
 from tests.tui.test_launch_form import open_form_on_tiny
 from trainer import rundir
 from trainer.record import RunRecord, load_runs
@@ -38,13 +38,6 @@ def launch_tiny_with_keys(terminal: Terminal, epochs: int) -> None:
     terminal.wait_for(lambda s: "learning rate" not in s, "the form to close")
 
 
-def wait_until(condition: object, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.3)
-
-
 @pytest.mark.parametrize("how", ["hang-up", "SIGKILL"])
 def test_runs_finish_when_the_app_dies_and_a_new_app_shows_them(tmp_path: Path,
                                                                 how: str) -> None:
@@ -65,7 +58,8 @@ def test_runs_finish_when_the_app_dies_and_a_new_app_shows_them(tmp_path: Path,
                                  capture_output=True, text=True).stdout.split()
             assert app, "the app's process"
             subprocess.run(["kill", "-9", *app], check=True)
-        wait_until(lambda: len(load_runs(runs)) == 2 and all(r.end for r in load_runs(runs)))
+        wait_until(lambda: len(load_runs(runs)) == 2 and all(r.end for r in load_runs(runs)),
+                   timeout=180)
         records = load_runs(runs)
         assert [(r.state, len(r.epochs)) for r in records] == [("finished", 25)] * 2
         second.start(app_command(runs, presets))
@@ -128,14 +122,6 @@ async def test_eight_runs_at_once_with_the_app_watching(tmp_path: Path) -> None:
         for t in trainers:
             t.kill()
     assert all(r.state == "finished" and len(r.epochs) == 15 for r in load_runs(runs))
-
-
-@pytest.fixture
-def presets_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "presets"
-    folder.mkdir()
-    (folder / "tiny.yaml").write_text(TINY_PRESET, encoding="utf-8")
-    return folder
 
 
 @pytest.mark.parametrize("field, value, message", [

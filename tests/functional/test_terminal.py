@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.conftest import TINY_PRESET, compare_runs
+from tests.conftest import TINY_PRESET
+from tests.tui.conftest import compare_runs
 from trainer import rundir
 
 pytestmark = [

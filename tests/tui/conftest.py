@@ -23,33 +23,6 @@ from trainer import rundir
 DATA_RUNS = Path(__file__).resolve().parent.parent / "data" / "recorded"
 RECORDED_RUN = "20261126-154811-deep-sigmoid-vanishing"
 
-# Slow enough per epoch (200 steps) that a poll sees epochs arrive one by one, and small
-# enough to start fast; one thread, as the test machine has two cores and other work.
-TINY_PRESET = """\
-name: tiny
-description: a small fast net for the app's tests
-data: {dataset: xor, n_samples: 2000, noise: 0.05, val_fraction: 0.2}
-model: {kind: mlp, hidden: [8, 8], activation: tanh}
-optimizer: {name: adam, lr: 0.01}
-train: {epochs: 6, batch_size: 8, seed: 0, device: cpu, threads: 1}
-early_stopping: {patience: 50}
-"""
-
-
-@pytest.fixture
-def presets_dir(tmp_path: Path) -> Path:
-    """A user presets folder holding `tiny` (listed after every built-in preset)."""
-    folder = tmp_path / "presets"
-    folder.mkdir()
-    (folder / "tiny.yaml").write_text(TINY_PRESET, encoding="utf-8")
-    return folder
-
-
-@pytest.fixture
-def runs_dir(tmp_path: Path) -> Path:
-    return tmp_path / "runs"
-
-
 @pytest.fixture
 def recorded_runs(tmp_path: Path) -> Path:
     """A copy of the committed finished run (a copy: the app must not change it)."""
