@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure  # noqa: E402
 from pty_app import FIRST_FRAME, PtyApp  # noqa: E402
 from synthetic_runs import run_markers, write_finished_runs  # noqa: E402
 
@@ -72,7 +73,7 @@ def measure(runs_dir: Path, runs: int, keys: int) -> tuple[float, float, list[fl
     return first, full, cold, warm, rss
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="app starts (default 3)")
     parser.add_argument("--keys", type=int, default=6, help="selection changes per start")
@@ -80,7 +81,11 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2000, help="epochs each (default 2000)")
     parser.add_argument("--runs-dir", type=Path, default=None,
                         help="where to write the runs (default: the temp folder, reused)")
-    args = parser.parse_args()
+    return parser
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    """Start the app `--repeat` times on the history, print the figures and return them."""
     runs_dir = history_runs(args.runs, args.epochs, args.runs_dir)
     measure(runs_dir, args.runs, 1)  # warm the file cache and bytecode, as any second start is
     firsts, fulls, colds, warms, rss = [], [], [], [], []
@@ -93,23 +98,27 @@ def main() -> int:
         rss.append(peak)
     print(f"app with history: {args.runs} finished runs of {args.epochs} epochs, "
           f"{args.repeat} starts, 120x36 pty")
-    rows = [
-        ("first frame (footer drawn)", statistics.median(firsts), "s", None),
-        ("time to first screen (newest run drawn)", statistics.median(fulls), "s",
-         BUDGET_FIRST_S),
-        ("peak RSS of the app", statistics.median(rss), "MB", BUDGET_RSS_MB),
-        ("selection change to redraw (a new run)", statistics.median(colds), "s",
-         BUDGET_SELECT_S),
-        ("selection change to redraw (run before)", statistics.median(warms), "s",
-         BUDGET_SELECT_S),
+    print(f"  {'first frame (the footer drawn)':<56} {statistics.median(firsts):8.3g} s")
+    figures = [
+        Figure("history: time to first screen (newest run drawn)", statistics.median(fulls),
+               "s", BUDGET_FIRST_S, "median, pty"),
+        Figure("history: peak RSS of the app", statistics.median(rss), "MB", BUDGET_RSS_MB,
+               "VmHWM"),
+        Figure("history: selection to redraw, a run not yet seen", statistics.median(colds),
+               "s", BUDGET_SELECT_S, "median, read from disk"),
+        Figure("history: selection to redraw, the run before", statistics.median(warms), "s",
+               BUDGET_SELECT_S, "median"),
     ]
-    for label, value, unit, budget in rows:
-        verdict = "" if budget is None else (
-            f"budget <= {budget:g} {unit}  {'pass' if value <= budget else 'MISS'}")
-        print(f"  {label:<42} {value:8.3f} {unit:<3} {verdict}")
+    for figure in figures:
+        print(figure.line())
     print(f"  worst: first screen {max(fulls):.3f} s, RSS {max(rss):.0f} MB, selection "
           f"{max(colds):.3f} s (new run, of {len(colds)}), {max(warms):.3f} s (run before, "
           f"of {len(warms)})")
+    return figures
+
+
+def main() -> int:
+    run(parser().parse_args())
     return 0
 
 

@@ -40,6 +40,9 @@ from tui.monitor import MonitorScreen  # noqa: E402
 from tui.plot import Plot  # noqa: E402
 from tui.series import EventPoints, decimate  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure  # noqa: E402
+
 BUDGET_MS = 30.0
 SIZE = (120, 36)
 BINS = 24
@@ -216,42 +219,52 @@ async def measure(args: argparse.Namespace) -> list[tuple[str, list[Redraw]]]:
     with tempfile.TemporaryDirectory() as folder:
         record = long_run(Path(folder) / "20260101-000000-redraw", args.epochs, args.layers)
         rows = [
-            (f"loss panel, 3 series (as drawn), {args.epochs} epochs",
+            (f"loss, 3 series (as drawn), {args.epochs} epochs",
              await time_redraws(record, LossPanel, args.repeat)),
-            ("loss panel, 3 series, log y", await time_redraws(record, LossPanel, args.repeat,
+            ("loss, 3 series, log y", await time_redraws(record, LossPanel, args.repeat,
                                                                log_y)),
         ]
         real = tui.monitor.LossPanel
         tui.monitor.LossPanel = FourSeriesLossPanel  # type: ignore[misc]
         try:
-            rows.append((f"loss panel, 4 series (+ train acc), {args.epochs} epochs",
+            rows.append((f"loss, 4 series (+ train acc), {args.epochs} epochs",
                          await time_redraws(record, LossPanel, args.repeat)))
         finally:
             tui.monitor.LossPanel = real  # type: ignore[misc]
-        rows.append((f"gradient panel, {args.layers} layers, 3 plots",
+        rows.append((f"gradient norms, {args.layers} layers, 3 plots",
                      await time_redraws(record, GradPanel, args.repeat)))
         return rows
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=40, help="redraws timed (default 40)")
     parser.add_argument("--epochs", type=int, default=10_000, help="epochs (default 10000)")
     parser.add_argument("--layers", type=int, default=32, help="layers (default 32)")
-    args = parser.parse_args()
+    return parser
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    """Time the redraws, print them with their parts, and return the figures."""
     rows = asyncio.run(measure(args))
     print(f"plot redraw at {SIZE[0]}x{SIZE[1]}: draw() to the frame on screen, "
           f"{args.repeat} redraws")
+    figures = []
     for label, redraws in rows:
         total = [r.total for r in redraws]
-        median = statistics.median(total)
-        p90 = statistics.quantiles(total, n=10)[-1]
-        verdict = "pass" if median <= BUDGET_MS else "MISS"
-        print(f"  {label:<48} median {median:5.1f} ms  p90 {p90:5.1f} ms  "
-              f"budget <= {BUDGET_MS:g} ms  {verdict}")
-        print(f"  {'':<48} (draw() {statistics.median(r.draw for r in redraws):.1f} ms, "
-              f"plot render {statistics.median(r.render for r in redraws):.1f} ms, "
-              f"CPU {statistics.median(r.cpu for r in redraws):.1f} ms)")
+        figure = Figure(f"plot redraw: {label}", statistics.median(total), "ms", BUDGET_MS,
+                        "median")
+        figures.append(figure)
+        print(figure.line())
+        print(f"  {'':<56} (p90 {statistics.quantiles(total, n=10)[-1]:.1f} ms; draw() "
+              f"{statistics.median(r.draw for r in redraws):.1f} ms, plot render "
+              f"{statistics.median(r.render for r in redraws):.1f} ms, CPU "
+              f"{statistics.median(r.cpu for r in redraws):.1f} ms)")
+    return figures
+
+
+def main() -> int:
+    run(parser().parse_args())
     return 0
 
 
