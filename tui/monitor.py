@@ -28,7 +28,7 @@ from trainer.record import RunRecord
 from tui.compare_screen import CompareScreen
 from tui.delete_confirm import DeleteConfirm
 from tui.early_stop_panel import EarlyStopPanel
-from tui.grad_panel import GradPanel
+from tui.grad_panel import GradPanel, slim_grad
 from tui.launch_form import Launched, LaunchForm
 from tui.loss_panel import LossPanel
 from tui.messages import RunSelected, RunsPolled, WatcherFailed
@@ -145,8 +145,11 @@ class MonitorScreen(Screen[None]):
                 record.grads.clear()
                 self._events_on_disk.discard(run_id)
                 history_shown = history_shown or run_id == self.selected
+            grads = len(record.grads)
             for event in update.events:
                 record.apply(event)
+            for i in range(max(0, grads - 1), len(record.grads) - 1):
+                record.grads[i] = slim_grad(record.grads[i])  # only the newest is drawn whole
             record.status = update.status
             changed.append(record)
         runs_list.show_runs(changed)  # once per poll: a re-sort is done once, not per run
