@@ -84,3 +84,21 @@ def test_step_values_fold_in_order() -> None:
     expected = [v for step in range(15) for v in (float(step), -float(step))]
     assert values.stacked().tolist() == expected
     assert len(values._folded) == 7
+
+
+def test_histograms_of_many_layers_match_numpys() -> None:
+    from trainer.monitor import norm_histograms
+
+    rng = np.random.default_rng(0)
+    norms = np.exp(rng.normal(-5, 3, size=(500, 6)))
+    norms[::7, 2] = 0.0
+    norms[3, 4] = np.inf
+    for column, h in enumerate(norm_histograms(norms, 24, [f"l{i}" for i in range(6)])):
+        values = norms[:, column]
+        positive = values[np.isfinite(values) & (values > 0)]
+        expected, _ = np.histogram(positive, np.geomspace(positive.min(), positive.max(), 25))
+        assert h["counts"] == expected.tolist()
+        assert np.allclose(h["edges"], np.geomspace(positive.min(), positive.max(), 25),
+                           rtol=1e-5)
+        assert h["zeros"] == int((values == 0).sum())
+        assert h["nonfinite"] == int((~np.isfinite(values)).sum())

@@ -4,6 +4,7 @@ way a run can end into one of the five end states."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -19,12 +20,12 @@ from trainer.config import ConfigError
 from trainer.distributed import SINGLE, Ranks
 from trainer.host import Heartbeat, Silent, StopRequest
 from trainer.loop import (
+    BestWeights,
     EpochResult,
     Session,
     Trainer,
     epoch_line,
     prepare,
-    save_checkpoint,
 )
 from trainer.monitor import EarlyStopping
 
@@ -109,7 +110,7 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
          heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
          peers: list[dict[str, Any]]) -> dict[str, Any]:
     config, ranks = session.config, session.ranks
-    epochs, es_config = config["train"]["epochs"], config["early_stopping"]
+    es_config = config["early_stopping"]
     trainer = Trainer(session, events, stop)
     data = session.data
     events.write(
@@ -123,7 +124,27 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
         ranks=peers)
     heartbeat.update(state="running", device=str(session.device))
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
-    best_state: dict[str, torch.Tensor] | None = None
+    best = BestWeights(run_dir / rundir.BEST if ranks.main else None)
+    try:
+        end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best)
+    except BaseException:
+        with contextlib.suppress(OSError):  # the error on its way out says what went wrong
+            best.flush()  # whatever ended the run, best.pt holds the best epoch seen
+        raise
+    best.flush()
+    if es_config["restore_best"] and best.state is not None:
+        session.model.load_state_dict(best.state)
+    end.update(epochs=heartbeat.fields.get("epoch", 0), best_epoch=early.best_epoch or None,
+               best_val_loss=early.best if early.best_epoch else None)
+    return end
+
+
+def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent,
+            heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
+            early: EarlyStopping, best: BestWeights) -> dict[str, Any]:
+    """The epoch loop; returns the `end` event's state and reason."""
+    config, ranks = session.config, session.ranks
+    epochs, es_config = config["train"]["epochs"], config["early_stopping"]
     end: dict[str, Any] = {}
     by = "a stop request on another rank"
     for number in range(1, epochs + 1):
@@ -141,10 +162,8 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
             end = {"state": "stopped", "reason": f"stopped by {by} in epoch {number}, step "
                    f"{result.steps}; epoch {number} is not recorded"}
             break
-        if improved and ranks.main:
-            save_checkpoint(session.model, run_dir / rundir.BEST)
-        if improved and es_config["restore_best"]:
-            best_state = {k: v.detach().clone() for k, v in session.model.state_dict().items()}
+        if improved:
+            best.improved(session.model)
         seconds = time.monotonic() - began
         events.write("epoch", epoch=number, train_loss=result.train_loss,
                      val_loss=result.val_loss, train_acc=result.train_acc,
@@ -172,10 +191,6 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
             break
     else:
         end = {"state": "finished", "reason": f"completed all {epochs} epochs"}
-    if best_state is not None:
-        session.model.load_state_dict(best_state)
-    end.update(epochs=heartbeat.fields.get("epoch", 0), best_epoch=early.best_epoch or None,
-               best_val_loss=early.best if early.best_epoch else None)
     return end
 
 

@@ -76,20 +76,28 @@ class StopRequest:
 
 class Heartbeat:
     """Keeps status.json fresh from a daemon thread, so a long epoch is not taken for a
-    crash; the loop calls `update()` with new summary fields."""
+    crash. The loop calls `update()` with new summary fields every epoch; a change of state
+    is written at once, the rest at most once a second (a write and rename costs about half
+    a millisecond, a small model's epoch a few)."""
+
+    EVERY_S = 1.0
 
     def __init__(self, run_dir: Path, **fields: Any) -> None:
         self.run_dir, self.fields = run_dir, dict(fields)
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self.update()
+        self._written = 0.0
+        self.update(state=self.fields.get("state"))
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._thread.start()
 
     def update(self, **fields: Any) -> None:
         with self._lock:
             self.fields.update(fields)
-            rundir.write_status(self.run_dir, **self.fields)
+            now = time.monotonic()
+            if "state" in fields or now - self._written >= self.EVERY_S:
+                rundir.write_status(self.run_dir, **self.fields)
+                self._written = now
 
     def _beat(self) -> None:
         while not self._done.wait(rundir.HEARTBEAT_S):

@@ -25,7 +25,7 @@ from trainer.data import Dataset, load_dataset
 from trainer.distributed import SINGLE, Ranks
 from trainer.host import CoreShare, Silent, StopRequest
 from trainer.models import build_model, linear_layers
-from trainer.monitor import EarlyStopping, layer_norms, norm_histogram
+from trainer.monitor import EarlyStopping, layer_norms, norm_histograms
 from trainer.optim import build_optimizer, schedule_fn
 
 PROGRESS_EVERY_S = 0.5  # `progress` events: at most two a second
@@ -311,17 +311,41 @@ class Trainer:
 
     def grad_event(self, number: int, norms: np.ndarray) -> None:
         bins = self.session.config["train"]["hist_bins"]
-        layers = [norm_histogram(norms[:, i], bins, name)
-                  for i, name in enumerate(self.layer_names)]
-        self.events.write("grad", epoch=number, layers=layers,
-                          total=norm_histogram(norms[:, -1], bins, "total"))
+        *layers, total = norm_histograms(norms, bins, [*self.layer_names, "total"])
+        self.events.write("grad", epoch=number, layers=layers, total=total)
 
 
-def save_checkpoint(model: nn.Module, path: Path) -> None:
-    """Write the state_dict to a temporary file, then rename it over `path`."""
+def save_checkpoint(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a state_dict to a temporary file, then rename it over `path`."""
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(model.state_dict(), tmp)
+    torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+class BestWeights:
+    """The best epoch's weights: kept in memory (for restore_best) and written to best.pt
+    when val_loss improves, at most once a second, and always when the run ends. A save
+    costs about a millisecond, a small model's epoch a few; a run killed outright may find
+    best.pt up to a second behind its events."""
+
+    EVERY_S = 1.0
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path  # None: this rank does not write the run directory
+        self.state: dict[str, torch.Tensor] | None = None
+        self._unsaved = False
+        self._saved_at = -math.inf
+
+    def improved(self, model: nn.Module) -> None:
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self._unsaved = True
+        if time.monotonic() - self._saved_at >= self.EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.path is not None and self.state is not None and self._unsaved:
+            save_checkpoint(self.state, self.path)
+            self._unsaved, self._saved_at = False, time.monotonic()
 
 
 def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:

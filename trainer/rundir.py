@@ -82,7 +82,11 @@ class EventLog:
 
     def write(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = {"type": type_, "time": round(time.time(), 3), **fields}
-        self._file.write(json.dumps(_finite(event), allow_nan=False, separators=(",", ":")) + "\n")
+        try:
+            line = json.dumps(event, allow_nan=False, separators=(",", ":"))
+        except ValueError:  # a NaN or infinity somewhere: only then walk the event for it
+            line = json.dumps(_finite(event), allow_nan=False, separators=(",", ":"))
+        self._file.write(line + "\n")
         self._file.flush()
         return event
 
