@@ -23,6 +23,7 @@ from trainer import distributed, rundir
 from trainer.config import ConfigError
 from trainer.data import Dataset, load_dataset
 from trainer.distributed import SINGLE, Ranks
+from trainer.flat import FlatParameters
 from trainer.host import CoreShare, Silent, StopRequest
 from trainer.models import build_model, linear_layers
 from trainer.monitor import EarlyStopping, layer_norms, norm_histograms
@@ -49,6 +50,7 @@ class Session:
     cores: CoreShare
     ranks: Ranks = SINGLE
     net: nn.Module | None = None  # what trains: the model, or its DistributedDataParallel
+    flat: FlatParameters | None = None  # one process: parameters and gradients in one buffer
 
     def __post_init__(self) -> None:
         if self.net is None:
@@ -98,13 +100,18 @@ def prepare(config: dict[str, Any], runs_dir: Path | None = None,
     n_out = data.n_classes if data.task == "classification" else 1
     model = build_model(config["model"], data.n_features, n_out).to(device=device, dtype=dtype)
     net: nn.Module = model
+    flat = None
     if ranks.enabled:  # every rank starts from the same seed; DDP also broadcasts rank 0's
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = build_optimizer(model.parameters(), config["optimizer"])
+        optimizer = build_optimizer(model.parameters(), config["optimizer"])
+    else:
+        params, groups, _ = _parameter_groups(model)
+        flat = FlatParameters(params, groups)
+        optimizer = build_optimizer([flat.param], config["optimizer"])
     return Session(config, device, data, on_device(data.x_train, False),
                    on_device(data.y_train, True), on_device(data.x_val, False),
-                   on_device(data.y_val, True), model, optimizer, cores, ranks, net)
+                   on_device(data.y_val, True), model, optimizer, cores, ranks, net, flat)
 
 
 def _loss_fn(task: str) -> Callable[..., torch.Tensor]:
@@ -216,7 +223,7 @@ class Trainer:
 
     def epoch(self, number: int) -> EpochResult:
         s, ranks = self.session, self.session.ranks
-        net, optimizer, loss_fn = s.net, s.optimizer, self.loss_fn
+        net, optimizer, loss_fn, flat = s.net, s.optimizer, self.loss_fn, s.flat
         assert net is not None
         losses = StepValues()  # per step: the mean loss (one process) or the sum (ranks)
         correct = StepValues()
@@ -239,9 +246,14 @@ class Trainer:
             else:
                 loss = loss_fn(out, y)
                 losses.add((loss.detach(),))
-            optimizer.zero_grad(set_to_none=True)
+            if flat is not None:
+                flat.zero_grad()
+            else:
+                optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if self.grad_stats:  # after backward, so after DDP's all-reduce of the gradients
+            if self.grad_stats and flat is not None:
+                flat.record_norms()
+            elif self.grad_stats:  # after backward, so after DDP's all-reduce of the gradients
                 grads = [p.grad if p.grad is not None else torch.zeros_like(p)
                          for p in self.params]
                 # one multi-tensor kernel; stacked later, not here (saves ~2 us/step)
@@ -294,13 +306,18 @@ class Trainer:
         totals = distributed.all_sum(torch.cat([torch.stack([train_sum, hits, val_sum,
                                                              val_hits.double()]), counts]), ranks)
         parts = [totals]
-        if norms:
+        layer_table = s.flat.take_norms() if s.flat is not None else None  # (steps, layers+1)
+        if layer_table is not None:
+            parts.append(layer_table.double().flatten())
+        elif norms:  # (steps, parameters), combined per layer on the host
             parts.append(norms.stacked())
         # The epoch's one device-to-host read (a sync point on CUDA): everything in one copy.
         host = torch.cat(parts).cpu().numpy()
         train_loss, train_hits, val_loss, val_correct, n_seen, n_val, stop_votes = host[:7]
         per_layer = None
-        if norms:
+        if layer_table is not None:
+            per_layer = host[7:].reshape(steps, len(self.groups) + 1)
+        elif norms:
             per_layer = layer_norms(host[7:].reshape(steps, len(self.params)), self.groups)
         return EpochResult(
             float(train_loss / n_seen),
