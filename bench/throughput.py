@@ -12,6 +12,7 @@ epochs/s, so that a noisy shared machine slows all three alike.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import tempfile
@@ -121,6 +122,13 @@ def this_trainer(config: dict[str, Any], epochs: int, grad_stats: bool) -> float
     return epochs / seconds
 
 
+def epochs_for(config: dict[str, Any], epochs: int, seconds: float) -> int:
+    """At least `epochs`, and enough that one measurement lasts about `seconds`: a preset's
+    epoch can be 5 ms, and three of them cannot resolve a 3% difference."""
+    rate = plain_loop(config, 2)
+    return max(epochs, min(5000, math.ceil(seconds * rate)))
+
+
 def measure(config: dict[str, Any], epochs: int, repeats: int,
             lightning: bool = False) -> dict[str, float]:
     samples: dict[str, list[float]] = {"plain": [], "off": [], "on": [], "lightning": []}
@@ -144,7 +152,10 @@ def report(label: str, r: dict[str, float]) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement (3)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs per measurement, at least (3)")
+    parser.add_argument("--seconds", type=float, default=1.0,
+                        help="make each measurement last about this long (1.0)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (3)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (cpu)")
     parser.add_argument("--presets", action="store_true", help="also every built-in preset")
@@ -155,12 +166,14 @@ def main() -> int:
         cases += [(p.name, load_preset(p.name, device)) for p in list_presets()
                   if p.source == "built-in"]
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
-          f"{args.epochs} epochs x {args.repeats} repeats, median epochs/s")
+          f"about {args.seconds:g} s a measurement x {args.repeats} repeats, interleaved, "
+          f"median epochs/s")
     print(f"{'case':<28} {'plain':>9} {'mon. off':>9} {'mon. on':>9} {'on/plain':>10} "
           f"{'off/on-1':>9}")
     worst_speedup, worst_overhead = float("inf"), 0.0
     for i, (label, config) in enumerate(cases):
-        result = measure(config, args.epochs, args.repeats, lightning=i == 0)
+        epochs = epochs_for(config, args.epochs, args.seconds)
+        result = measure(config, epochs, args.repeats, lightning=i == 0)
         speedup, overhead = report(label, result)
         worst_speedup, worst_overhead = min(worst_speedup, speedup), max(worst_overhead, overhead)
         if i == 0:

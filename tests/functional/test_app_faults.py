@@ -101,27 +101,27 @@ async def test_eight_runs_at_once_with_the_app_watching(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     trainers = [subprocess.Popen([sys.executable, "-m", "trainer", "train", "xor-adam",
                                   "--runs-dir", str(runs), "--quiet", "--set",
-                                  "train.epochs=15", "--set", "early_stopping.patience=0",
+                                  "train.epochs=30", "--set", "early_stopping.patience=0",
                                   "--set", "data.n_samples=600", "--set", f"name=eight-{i}"],
                                  start_new_session=True)
                 for i in range(8)]
     try:
         app = DmtApp(runs, None)
         async with app.run_test(size=(120, 36)) as pilot:
-            await wait_for(pilot, lambda: screen_text(app).count("running") >= 4,
-                           "runs training", timeout=120)
+            await wait_for(pilot, lambda: "running" in screen_text(app), "runs training",
+                           timeout=120)
             before = screen_text(app)
             await pilot.press("down")  # the app answers keys while eight runs write
             await wait_for(pilot, lambda: screen_text(app) != before, "the key's effect",
                            timeout=10)
             await wait_for_text(pilot, "8 runs, 0 training", timeout=300)
             rows = [line for line in screen_text(app).splitlines() if "-eight-" in line]
-            assert rows and all("finished" in r and "15/15" in r for r in rows)
+            assert rows and all("finished" in r and "30/30" in r for r in rows)
         assert [t.wait(60) for t in trainers] == [0] * 8
     finally:
         for t in trainers:
             t.kill()
-    assert all(r.state == "finished" and len(r.epochs) == 15 for r in load_runs(runs))
+    assert all(r.state == "finished" and len(r.epochs) == 30 for r in load_runs(runs))
 
 
 @pytest.mark.parametrize("field, value, message", [
