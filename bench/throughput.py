@@ -111,7 +111,9 @@ def lightning_loop(config: dict[str, Any], epochs: int) -> float | None:
 
 def this_trainer(config: dict[str, Any], epochs: int, grad_stats: bool) -> float:
     """engine.run end to end (events, status, checkpoints included). Returns epochs/s."""
-    config = {**config, "train": {**config["train"], "epochs": epochs, "grad_stats": grad_stats}}
+    # early stopping off: every variant trains the same number of epochs
+    config = {**config, "train": {**config["train"], "epochs": epochs, "grad_stats": grad_stats},
+              "early_stopping": {**config["early_stopping"], "patience": 0}}
     session = loop.prepare(config)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = rundir.create_run_dir(Path(tmp), "bench")
