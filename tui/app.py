@@ -13,11 +13,10 @@ from textual.screen import Screen
 from presets import user_presets_dir
 from trainer import rundir
 from tui.compare_screen import CompareScreen
-from tui.delete_confirm import DeleteConfirm
+from tui.confirm import DeleteConfirm, StopConfirm
 from tui.help_screen import HelpScreen
 from tui.launch_form import LaunchForm
 from tui.monitor import MonitorScreen
-from tui.stop_confirm import StopConfirm
 
 
 class DmtApp(App[None]):

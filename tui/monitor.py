@@ -26,7 +26,7 @@ from trainer import rundir
 from trainer.launch import stop
 from trainer.record import RunRecord
 from tui.compare_screen import CompareScreen
-from tui.delete_confirm import DeleteConfirm
+from tui.confirm import DeleteConfirm, StopConfirm
 from tui.early_stop_panel import EarlyStopPanel
 from tui.grad_panel import GradPanel, slim_grad
 from tui.launch_form import Launched, LaunchForm
@@ -35,7 +35,6 @@ from tui.messages import RunSelected, RunsPolled, WatcherFailed
 from tui.progress_panel import ProgressPanel
 from tui.run_info_panel import RunInfoPanel
 from tui.runs_list import RunsList
-from tui.stop_confirm import StopConfirm
 from tui.watcher import RunsWatcher
 
 REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their data changed

@@ -14,11 +14,11 @@ from textual.widget import Widget
 from tests.tui.conftest import run_state, screen_text, wait_for, wait_for_text
 from trainer import rundir
 from tui.app import DmtApp, goodbye
+from tui.confirm import StopConfirm
 from tui.early_stop_panel import EarlyStopPanel
 from tui.launch_form import LaunchForm
 from tui.loss_panel import LossPanel
 from tui.monitor import MonitorScreen
-from tui.stop_confirm import StopConfirm
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
 from tui.app import DmtApp
 from tui.compare_screen import CompareScreen
-from tui.delete_confirm import DeleteConfirm
+from tui.confirm import DeleteConfirm
 from tui.monitor import MonitorScreen
 
 ROOT = Path(__file__).resolve().parents[2]
