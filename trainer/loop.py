@@ -1,7 +1,8 @@
-"""T: the training loop, writing the run directory as it goes.
+"""T: the training loop.
 
 `prepare()` is the D and M blocks (device, data, model, optimizer) and raises ConfigError
-for a user's mistake before anything is written; `run()` is the T block. The hot loop keeps
+for a user's mistake before anything is written; `Trainer.epoch()` is one pass of the T
+block (engine.run drives the epochs and writes the run directory). The hot loop keeps
 losses, correct counts and gradient norms on the device and reads them back once an epoch.
 """
 

@@ -79,6 +79,3 @@ def schedule_fn(config: dict[str, Any], steps_per_epoch: int) -> Callable[[int],
         size = sched["step_size"] * steps_per_epoch
         return lambda k: base * sched["gamma"] ** ((k - 1) // size)
     raise KeyError(name)
-
-
-SCHEDULES = ("none", "noam", "cosine", "step")  # names schedule_fn knows
