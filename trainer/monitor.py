@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+_EMPTY_LOG_RANGE = math.log(1e-12), math.log(1e-11)  # the edges of a column with no positive norm
+_NARROW, _WIDEN = math.log(1.0001), math.log(1.1)
+
 
 @dataclass
 class EarlyStopping:
@@ -46,40 +49,35 @@ def norm_histograms(norms: np.ndarray, bins: int, names: list[str]) -> list[dict
 
     `norms` is (steps, columns). Exact zeros (a binary step's layers below it) have no place
     on a log axis: they are counted in `zeros`, so sum(counts) + zeros == steps. All columns
-    are binned at once: a small model's epoch lasts a few milliseconds, and a histogram
-    call per layer cost a good part of one."""
+    are binned at once, in few numpy calls: a small model's epoch lasts a few milliseconds,
+    and each call costs about a microsecond however small its array."""
     norms = np.asarray(norms, dtype=np.float64).reshape(len(norms), len(names))
+    steps, columns = norms.shape
     finite = np.isfinite(norms)
     positive = finite & (norms > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.where(positive, np.log(np.where(positive, norms, 1.0)), np.nan)
-    has = positive.any(0)
-    lo = np.where(has, np.nanmin(np.where(has, logs, 0.0), 0, initial=np.inf,
-                                 where=~np.isnan(logs)), np.log(1e-12))
-    hi = np.where(has, np.nanmax(np.where(has, logs, 0.0), 0, initial=-np.inf,
-                                 where=~np.isnan(logs)), np.log(1e-11))
-    narrow = hi - lo < np.log(1.0001)  # one value, or all equal: give it a bin of width
-    lo, hi = np.where(narrow & has, lo - np.log(1.1), lo), np.where(narrow & has,
-                                                                   hi + np.log(1.1), hi)
-    scaled = (np.nan_to_num(logs, nan=0.0) - lo) / (hi - lo) * bins
-    index = np.clip(scaled.astype(np.int64), 0, bins - 1) + np.arange(len(names)) * bins
-    counts = np.bincount(index[positive], minlength=bins * len(names)).reshape(-1, bins)
-    edges = _six_digits(np.exp(lo[:, None] + (hi - lo)[:, None] * np.arange(bins + 1) / bins))
+    logs = np.log(np.where(positive, norms, 1.0))  # 0 where not positive; masked below
+    lo = np.where(positive, logs, np.inf).min(0, initial=np.inf)
+    hi = np.where(positive, logs, -np.inf).max(0, initial=-np.inf)
+    has = lo <= hi  # the column has a positive norm
+    lo[~has], hi[~has] = _EMPTY_LOG_RANGE
+    narrow = has & (hi - lo < _NARROW)  # one value, or all equal: give it a bin of width
+    lo[narrow] -= _WIDEN
+    hi[narrow] += _WIDEN
+    index = ((logs - lo) * (bins / (hi - lo))).astype(np.int64)
+    np.clip(index, 0, bins - 1, out=index)
+    index += np.arange(0, columns * bins, bins)  # column i counts into bins i*bins...
+    counts = np.bincount(index[positive], minlength=bins * columns).reshape(columns, bins)
+    edges = _six_digits(np.exp(lo[:, None] + (hi - lo)[:, None] * (np.arange(bins + 1) / bins)))
     n_finite = finite.sum(0)
-    safe = np.where(finite, norms, 0.0)
-    means = np.where(n_finite > 0, safe.sum(0) / np.maximum(n_finite, 1), np.nan)
-    mins = np.where(finite, norms, np.inf).min(0)
-    maxs = np.where(finite, norms, -np.inf).max(0)
-    zeros = (finite & (norms == 0)).sum(0)
-    out = []
-    for i, name in enumerate(names):
-        ok = n_finite[i] > 0
-        out.append({"name": name, "mean": float(means[i]) if ok else None,
-                    "min": float(mins[i]) if ok else None,
-                    "max": float(maxs[i]) if ok else None,
-                    "counts": counts[i].tolist(), "edges": edges[i].tolist(),
-                    "zeros": int(zeros[i]), "nonfinite": int(len(norms) - n_finite[i])})
-    return out
+    means = np.where(finite, norms, 0.0).sum(0) / np.maximum(n_finite, 1)
+    mins = np.where(finite, norms, np.inf).min(0, initial=np.inf)
+    maxs = np.where(finite, norms, -np.inf).max(0, initial=-np.inf)
+    rows = zip(names, n_finite.tolist(), means.tolist(), mins.tolist(), maxs.tolist(),
+               counts.tolist(), edges.tolist(), (norms == 0).sum(0).tolist(), strict=True)
+    return [{"name": name, "mean": mean if n else None, "min": low if n else None,
+             "max": high if n else None, "counts": c, "edges": e, "zeros": zeros,
+             "nonfinite": steps - n}
+            for name, n, mean, low, high, c, e, zeros in rows]
 
 
 def norm_histogram(norms: np.ndarray, bins: int, name: str = "") -> dict[str, Any]:
