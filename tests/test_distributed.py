@@ -48,6 +48,10 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path) -> N
     assert sorted(p.name for p in parallel.run_dir.iterdir()) == [
         "best.pt", "config.yaml", "events.jsonl", "status.json", "trainer.log"]
     assert len(parallel.grads) == 4 and len(parallel.epochs) == 4
+    # rank 0's norms, combined per layer on the host, are the single process's
+    for ours, theirs in zip(parallel.grads, single.grads, strict=True):
+        assert ours["epoch"] == theirs["epoch"]
+        assert ours["total"]["mean"] == pytest.approx(theirs["total"]["mean"], rel=TOLERANCE)
     assert trainer_processes(parallel.run_dir) == []
 
 

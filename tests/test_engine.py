@@ -54,7 +54,11 @@ def test_run_directory_matches_the_contract(runs_dir: Path) -> None:
                                                   "best.pt", "trainer.log"}
     events = events_of(run_dir)
     kinds = [e["type"] for e in events if e["type"] != "progress"]
-    assert kinds == ["start"] + ["epoch", "grad"] * 4 + ["end"]
+    # grad events are written in batches (GRAD_EVENTS_EVERY_S), each after its epoch's event
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    assert sorted(kinds[1:-1]) == ["epoch"] * 4 + ["grad"] * 4
+    at = {(e["type"], e.get("epoch")): i for i, e in enumerate(events)}
+    assert all(at["epoch", n] < at["grad", n] for n in range(1, 5))
     start, end = events[0], events[-1]
     assert START_FIELDS <= set(start)
     assert start["layers"] == ["fc1", "fc2", "out"] and start["device"] == "cpu"
@@ -67,6 +71,7 @@ def test_run_directory_matches_the_contract(runs_dir: Path) -> None:
         assert EPOCH_FIELDS <= set(e)
         assert 0 <= e["train_acc"] <= 1 and 0 <= e["val_acc"] <= 1 and e["lr"] == 0.02
     grads = [e for e in events if e["type"] == "grad"]
+    assert [g["epoch"] for g in grads] == [1, 2, 3, 4]
     for g in grads:
         assert [layer["name"] for layer in g["layers"]] == start["layers"]
         for h in [*g["layers"], g["total"]]:
@@ -98,6 +103,24 @@ def test_same_preset_and_seed_give_the_same_losses(runs_dir: Path) -> None:
 
     assert losses(first) == losses(second)
     assert losses(first) != losses(other_seed)
+
+
+def test_grad_events_read_in_batches_match_one_read_an_epoch(
+        runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short epochs leave their norms on the device and bin them in batches; the events must
+    be the same as one epoch at a time. 30 epochs of 10 steps also fill the flat buffer's
+    256-row block across epochs."""
+    def grads(every_s: float) -> list[dict[str, Any]]:
+        monkeypatch.setattr(loop, "GRAD_EVENTS_EVERY_S", every_s)
+        code, run_dir = train(runs_dir, "xor-sgd", *FAST, "train.epochs=30",
+                              "early_stopping.patience=0")
+        assert code == 0
+        return [{k: v for k, v in e.items() if k != "time"}
+                for e in events_of(run_dir) if e["type"] == "grad"]
+
+    each_epoch, at_the_end = grads(0.0), grads(1e9)  # 1e9: epoch 1, then the rest at the end
+    assert [g["epoch"] for g in each_epoch] == list(range(1, 31))
+    assert at_the_end == each_epoch
 
 
 def test_early_stopping_ends_the_run_and_restores_the_best(runs_dir: Path) -> None:
@@ -133,6 +156,9 @@ def test_a_loss_that_explodes_ends_the_run_diverged(runs_dir: Path) -> None:
     assert re.search(r"(train|val)_loss became (nan|inf) at epoch \d+", end["reason"])
     last_epoch = [e for e in events_of(run_dir) if e["type"] == "epoch"][-1]
     assert end["epochs"] == last_epoch["epoch"] < 30
+    # the diverged epoch's histograms, where the exploding norms show, are written too
+    grads = [e["epoch"] for e in events_of(run_dir) if e["type"] == "grad"]
+    assert grads == list(range(1, end["epochs"] + 1))
 
 
 def test_binary_step_shows_zero_gradient_below_the_output(runs_dir: Path) -> None:
@@ -200,6 +226,8 @@ def test_sigterm_ends_the_run_stopped_with_its_data(runs_dir: Path) -> None:
     record = RunRecord.load(run_dir)
     assert record.state == "stopped" and "SIGTERM" in record.end["reason"]
     assert record.end["epochs"] == len(record.epochs) >= 2
+    # every recorded epoch has its histograms; the interrupted one has neither
+    assert [g["epoch"] for g in record.grads] == [e["epoch"] for e in record.epochs]
     assert rundir.read_status(run_dir)["state"] == "stopped"
     torch.load(run_dir / "best.pt", weights_only=True)  # intact
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
+from trainer import flat as flat_module
 from trainer.config import load
 from trainer.flat import FlatParameters
 from trainer.models import build_model
@@ -30,12 +32,11 @@ def test_training_through_the_flat_buffers_matches_per_tensor_training() -> None
         plain_opt.zero_grad()
         nn.functional.cross_entropy(plain(x), y).backward()
         plain_opt.step()
-        flat.zero_grad()
-        nn.functional.cross_entropy(flat_model(x), y).backward()
-        flat.record_norms()
+        flat.backward(nn.functional.cross_entropy(flat_model(x), y), keep=True)
         flat_opt.step()
-        expected = [torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in group]))
-                    for group in (params[0:2], params[2:4], params[4:6], params)]
+        grads = [p.grad for p in plain.parameters()]  # the same weights: the same gradients
+        expected = [torch.linalg.vector_norm(torch.cat([g.flatten() for g in group]))
+                    for group in (grads[0:2], grads[2:4], grads[4:6], grads)]
         torch.testing.assert_close(flat.take_norms()[0].float(), torch.stack(expected))
     for a, b in zip(plain.state_dict().values(), flat_model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
@@ -44,8 +45,38 @@ def test_training_through_the_flat_buffers_matches_per_tensor_training() -> None
 def test_vanishing_norms_are_not_rounded_to_zero() -> None:
     model = _model()
     flat = FlatParameters(list(model.parameters()), [[0, 1], [2, 3], [4, 5]])
-    flat.zero_grad()
-    (model(torch.ones(4, 2)).sum() * 1e-30).backward()  # element squares underflow float32
-    flat.record_norms()
+    # element squares underflow float32
+    flat.backward(model(torch.ones(4, 2)).sum() * 1e-30, keep=True)
     norms = flat.take_norms()
     assert norms is not None and bool((norms > 0).all()) and bool((norms < 1e-25).all())
+
+
+def test_norms_kept_over_many_blocks_and_training_without_keeping(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block of 3 rows, 7 steps: the norms come back in order across two reductions and a
+    partial block; training that keeps no gradients ends with the same weights."""
+    x, y = torch.randn(32, 2), torch.randint(0, 2, (32,))
+    opt_config = load("name: x", "x", ["optimizer.name=sgd", "optimizer.lr=0.1",
+                                       "optimizer.momentum=0.9"])["optimizer"]
+    n_params = sum(p.numel() for p in _model().parameters())
+    monkeypatch.setattr(flat_module, "BLOCK_BYTES", 3 * n_params * 4)
+    runs = []
+    for keep in (True, False):
+        model = _model()
+        params = list(model.parameters())
+        flat = FlatParameters(params, [[0, 1], [2, 3], [4, 5]])
+        opt = build_optimizer([flat.param], opt_config)
+        expected = []
+        for _ in range(7):
+            flat.backward(nn.functional.cross_entropy(model(x), y), keep=keep)
+            expected.append(torch.linalg.vector_norm(flat.param.grad).item())
+            opt.step()
+        norms = flat.take_norms()
+        if keep:
+            assert norms is not None and norms.shape == (7, 4) and len(flat._rows) == 3
+            torch.testing.assert_close(norms[:, -1].float(), torch.tensor(expected))
+        else:
+            assert norms is None and flat._rows == []  # no block was made
+        runs.append(model.state_dict())
+    for a, b in zip(*(r.values() for r in runs), strict=True):
+        torch.testing.assert_close(a, b)

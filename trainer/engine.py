@@ -127,6 +127,7 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
     best = BestWeights(run_dir / rundir.BEST if ranks.main else None)
     try:
         end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best)
+        trainer.grad_events(trainer.take_grads())  # the last epochs' histograms
     except BaseException:
         with contextlib.suppress(OSError):  # the error on its way out says what went wrong
             best.flush()  # whatever ended the run, best.pt holds the best epoch seen
@@ -169,8 +170,7 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
                      val_loss=result.val_loss, train_acc=result.train_acc,
                      val_acc=result.val_acc, lr=lr, seconds=round(seconds, 4), **early.fields(),
                      threads=threads)
-        if result.norms is not None:
-            trainer.grad_event(number, result.norms)
+        trainer.grad_events(result.grads)
         heartbeat.update(epoch=number, best_epoch=early.best_epoch or None,
                          best_val_loss=early.best if early.best_epoch else None)
         echo(epoch_line(number, epochs, result, early, lr, seconds))

@@ -121,6 +121,9 @@ class Silent:
     def write(self, type_: str, **fields: Any) -> dict[str, Any]:
         return {"type": type_, **fields}
 
+    def write_many(self, type_: str, many: list[dict[str, Any]]) -> None:
+        pass
+
     def update(self, **fields: Any) -> None:
         self.fields.update(fields)
 

@@ -31,6 +31,10 @@ from trainer.monitor import EarlyStopping, layer_norms, norm_histograms
 from trainer.optim import build_optimizer, schedule_fn
 
 PROGRESS_EVERY_S = 0.5  # `progress` events: at most two a second
+# Gradient norms stay on the device, and their `grad` events wait, until this long after the
+# last batch of them: binning and writing a few epochs' histograms at once costs about what
+# one epoch's does, which is a tenth of a 5 ms epoch. An epoch longer than this is never held.
+GRAD_EVENTS_EVERY_S = 0.25
 VAL_CHUNK = 65536  # validation rows per forward pass
 STOP_CHECK_STEPS = 32  # ranks agree on a stop request this often
 
@@ -186,7 +190,9 @@ class EpochResult:
     train_acc: float | None
     val_loss: float
     val_acc: float | None
-    norms: np.ndarray | None  # (steps, layers + 1) per-step gradient norms, total last
+    # epochs whose per-step gradient norms came back with this epoch's read: (epoch,
+    # (steps, layers + 1) norms, total last), oldest first; often none (GRAD_EVENTS_EVERY_S)
+    grads: list[tuple[int, np.ndarray]]
     steps: int  # optimizer steps taken this epoch
     stopped: bool  # a stop request arrived mid-epoch: the epoch is incomplete
     stop_after: bool  # a stop was requested (on any rank): end after this epoch
@@ -214,6 +220,9 @@ class Trainer:
         self.base_lr = float(config["optimizer"]["lr"])
         if self.lr_at is not None:
             self._set_lr()
+        self._grad_epochs: list[tuple[int, int]] = []  # (epoch, steps) whose norms wait
+        self._grad_stacks: list[torch.Tensor] = []  # under DDP, those epochs' norms
+        self._grad_read_at = -math.inf  # monotonic time of the last read of norms
 
     def _set_lr(self) -> None:
         """Put the schedule's lr for the next step into the optimizer."""
@@ -228,7 +237,7 @@ class Trainer:
         assert net is not None
         losses = StepValues()  # per step: the mean loss (one process) or the sum (ranks)
         correct = StepValues()
-        norms = StepValues()  # per step, one 0-d norm per parameter
+        norms = StepValues()  # under DDP, per step, one 0-d norm per parameter
         seen = 0  # training rows this process used
         order = torch.randperm(self.n_train, device=s.device, generator=self.shuffle)
         started = last_progress = time.monotonic()
@@ -248,13 +257,11 @@ class Trainer:
                 loss = loss_fn(out, y)
                 losses.add((loss.detach(),))
             if flat is not None:
-                flat.zero_grad()
+                flat.backward(loss, keep=self.grad_stats)
             else:
                 optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.grad_stats and flat is not None:
-                flat.record_norms()
-            elif self.grad_stats:  # after backward, so after DDP's all-reduce of the gradients
+                loss.backward()
+            if self.grad_stats and flat is None:  # after DDP's all-reduce of the gradients
                 grads = [p.grad if p.grad is not None else torch.zeros_like(p)
                          for p in self.params]
                 # one multi-tensor kernel; stacked later, not here (saves ~2 us/step)
@@ -275,7 +282,7 @@ class Trainer:
             if self._stop_now(i):
                 stopped = True
                 break
-        return self._summarise(i, losses, correct, norms, seen, stopped)
+        return self._summarise(number, i, losses, correct, norms, seen, stopped)
 
     def _stop_now(self, step: int) -> bool:
         """One process stops at once. Ranks must stop at the same step, so they agree on it
@@ -288,7 +295,7 @@ class Trainer:
         flag = torch.tensor([1.0 if self.stop else 0.0], device=self.session.device)
         return bool(distributed.all_sum(flag, ranks).item() > 0)  # steers control flow
 
-    def _summarise(self, steps: int, losses: StepValues, correct: StepValues,
+    def _summarise(self, number: int, steps: int, losses: StepValues, correct: StepValues,
                    norms: StepValues, seen: int, stopped: bool) -> EpochResult:
         s, ranks = self.session, self.session.ranks
         step_losses = losses.stacked()
@@ -306,31 +313,74 @@ class Trainer:
                               dtype=torch.float64, device=s.device)
         totals = distributed.all_sum(torch.cat([torch.stack([train_sum, hits, val_sum,
                                                              val_hits.double()]), counts]), ranks)
-        parts = [totals]
-        layer_table = s.flat.take_norms() if s.flat is not None else None  # (steps, layers+1)
-        if layer_table is not None:
-            parts.append(layer_table.double().flatten())
-        elif norms:  # (steps, parameters), combined per layer on the host
-            parts.append(norms.stacked())
+        if self.grad_stats and not stopped:  # a stopped epoch is not recorded
+            self._grad_epochs.append((number, steps))
+            if norms:
+                self._grad_stacks.append(norms.stacked())
+        read_norms = bool(self._grad_epochs) and \
+            time.monotonic() - self._grad_read_at >= GRAD_EVENTS_EVERY_S
         # The epoch's one device-to-host read (a sync point on CUDA): everything in one copy.
+        parts = [totals, self._norms_on_device()] if read_norms else [totals]
         host = torch.cat(parts).cpu().numpy()
         train_loss, train_hits, val_loss, val_correct, n_seen, n_val, stop_votes = host[:7]
-        per_layer = None
-        if layer_table is not None:
-            per_layer = host[7:].reshape(steps, len(self.groups) + 1)
-        elif norms:
-            per_layer = layer_norms(host[7:].reshape(steps, len(self.params)), self.groups)
         return EpochResult(
             float(train_loss / n_seen),
             float(train_hits / n_seen) if self.classify else None,
             float(val_loss / n_val),
             float(val_correct / n_val) if self.classify else None,
-            per_layer, steps, stopped, stopped or bool(stop_votes > 0))
+            self._per_epoch(host[7:]) if read_norms else [], steps, stopped,
+            stopped or bool(stop_votes > 0))
 
-    def grad_event(self, number: int, norms: np.ndarray) -> None:
+    def _norms_on_device(self) -> torch.Tensor:
+        """The waiting epochs' per-step norms, flattened: (steps, layers + 1) from the flat
+        buffer, or under DDP (steps, parameters), combined per layer on the host."""
+        self._grad_read_at = time.monotonic()
+        steps = sum(n for _, n in self._grad_epochs)
+        flat = self.session.flat
+        if flat is not None:  # rows past `steps` are a stopped epoch's: not recorded
+            table = flat.take_norms()
+            assert table is not None and len(table) >= steps
+            return table[:steps].flatten()
+        stacks, self._grad_stacks = self._grad_stacks, []
+        return torch.cat(stacks)
+
+    def _per_epoch(self, values: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """Host values from _norms_on_device, cut into each waiting epoch's table."""
+        epochs, self._grad_epochs = self._grad_epochs, []
+        if self.session.flat is None:
+            values = layer_norms(values.reshape(-1, len(self.params)), self.groups)
+        table = values.reshape(-1, len(self.groups) + 1)
+        grads, start = [], 0
+        for number, steps in epochs:
+            grads.append((number, table[start:start + steps]))
+            start += steps
+        return grads
+
+    def take_grads(self) -> list[tuple[int, np.ndarray]]:
+        """At the end of a run: the norms of the epochs still waiting (one read)."""
+        if not self._grad_epochs:
+            return []
+        return self._per_epoch(self._norms_on_device().cpu().numpy())
+
+    def grad_events(self, grads: list[tuple[int, np.ndarray]]) -> None:
+        """One `grad` event per epoch. Epochs with as many steps are binned in one call, as
+        the columns of one table: a hundred epochs cost about six times what one does."""
+        if not grads:
+            return
         bins = self.session.config["train"]["hist_bins"]
-        *layers, total = norm_histograms(norms, bins, [*self.layer_names, "total"])
-        self.events.write("grad", epoch=number, layers=layers, total=total)
+        names = [*self.layer_names, "total"]
+        by_steps: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for number, table in grads:
+            by_steps.setdefault(len(table), []).append((number, table))
+        summaries = {}
+        for same in by_steps.values():
+            columns = norm_histograms(np.hstack([table for _, table in same]), bins,
+                                      names * len(same))
+            for k, (number, _) in enumerate(same):
+                summaries[number] = columns[k * len(names):(k + 1) * len(names)]
+        self.events.write_many("grad", [
+            {"epoch": number, "layers": summaries[number][:-1], "total": summaries[number][-1]}
+            for number, _ in grads])
 
 
 def save_checkpoint(state: dict[str, torch.Tensor], path: Path) -> None:
