@@ -309,10 +309,11 @@ class Trainer:
         zero = torch.zeros((), dtype=torch.float64, device=s.device)
         hits = correct.stacked().sum() if self.classify else zero
         val_sum, val_hits, val_rows = evaluate(s)
-        counts = torch.tensor([seen, val_rows, 1.0 if self.stop else 0.0],
-                              dtype=torch.float64, device=s.device)
-        totals = distributed.all_sum(torch.cat([torch.stack([train_sum, hits, val_sum,
-                                                             val_hits.double()]), counts]), ranks)
+        sums = torch.stack([train_sum, hits, val_sum, val_hits.double()])
+        counts = [float(seen), float(val_rows), 1.0 if self.stop else 0.0]
+        if ranks.enabled:  # summed over ranks, and the collective is a sync point anyway
+            sums = distributed.all_sum(torch.cat([sums, torch.tensor(
+                counts, dtype=torch.float64, device=s.device)]), ranks)
         if self.grad_stats and not stopped:  # a stopped epoch is not recorded
             self._grad_epochs.append((number, steps))
             if norms:
@@ -320,15 +321,19 @@ class Trainer:
         read_norms = bool(self._grad_epochs) and \
             time.monotonic() - self._grad_read_at >= GRAD_EVENTS_EVERY_S
         # The epoch's one device-to-host read (a sync point on CUDA): everything in one copy.
-        parts = [totals, self._norms_on_device()] if read_norms else [totals]
+        # (Counts known on the host stay there: sending them would be a second sync.)
+        parts = [sums, self._norms_on_device()] if read_norms else [sums]
         host = torch.cat(parts).cpu().numpy()
-        train_loss, train_hits, val_loss, val_correct, n_seen, n_val, stop_votes = host[:7]
+        if ranks.enabled:
+            counts, host = list(host[4:7]), np.concatenate([host[:4], host[7:]])
+        train_loss, train_hits, val_loss, val_correct = host[:4]
+        n_seen, n_val, stop_votes = counts
         return EpochResult(
             float(train_loss / n_seen),
             float(train_hits / n_seen) if self.classify else None,
             float(val_loss / n_val),
             float(val_correct / n_val) if self.classify else None,
-            self._per_epoch(host[7:]) if read_norms else [], steps, stopped,
+            self._per_epoch(host[4:]) if read_norms else [], steps, stopped,
             stopped or bool(stop_votes > 0))
 
     def _norms_on_device(self) -> torch.Tensor:

@@ -1,0 +1,49 @@
+"""The hot loop talks to the host once an epoch: on CUDA every read of a device value (and
+every copy of host data to the device) waits for the GPU, so the count is the count of
+synchronisations. Counted here on the CPU with a TorchFunctionMode, which sees the same
+calls on any device."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from torch.overrides import TorchFunctionMode
+
+from presets import load_preset
+from trainer import loop
+from trainer.host import Silent, StopRequest
+
+# device-to-host reads, and host-to-device copies of Python data
+SYNCS = {"cpu", "item", "tolist", "__bool__", "__float__", "__int__", "__index__", "tensor",
+         "as_tensor"}
+
+
+class CountSyncs(TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        name = getattr(func, "__name__", "")
+        if name in SYNCS:
+            self.calls[name] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_an_epoch_reads_the_device_once(monkeypatch: Any) -> None:
+    config = load_preset("xor-adam", ["data.n_samples=400", "train.device=cpu"])
+    trainer = loop.Trainer(loop.prepare(config), Silent(), StopRequest())
+    trainer.epoch(1)  # the first epoch's norms are read with it: the rest wait
+    # epochs 2-6 hold their norms on the device; epoch 7 reads them with its own
+    for every_s, epochs, read in ((1e9, range(2, 7), 0), (0.0, range(7, 12), 10),
+                                  (1e9, range(12, 15), 0)):
+        monkeypatch.setattr(loop, "GRAD_EVENTS_EVERY_S", every_s)
+        with CountSyncs() as syncs:
+            results = [trainer.epoch(n) for n in epochs]
+        assert syncs.calls == {"cpu": len(epochs)}  # one read an epoch, norms or not
+        assert [n for r in results for n, _ in r.grads] == list(range(12 - read, 12))
+    with CountSyncs() as syncs:  # the run's end: one more read for the epochs still held
+        left = trainer.take_grads()
+    assert syncs.calls == {"cpu": 1} and [n for n, _ in left] == [12, 13, 14]
