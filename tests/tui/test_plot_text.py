@@ -1,0 +1,59 @@
+"""tui.plot.ansi_text against Rich's own Text.from_ansi, cell by cell, on what plotext draws
+for the panels: braille lines on two y axes, bars, scatter markers, titles and log ticks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import plotext
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from tui.plot import ansi_text
+
+XS = list(range(1, 120))
+
+
+def lines(plt: Any) -> None:
+    plt.title("loss")
+    plt.xlabel("epoch")
+    for k, color in enumerate(("cyan", "orange", "green", "blue")):
+        plt.plot(XS, [math.sin(x / 9 + k) for x in XS], color=color, marker="braille",
+                 yside="right" if k > 1 else "left")
+
+
+def bars(plt: Any) -> None:
+    # as the gradient panel draws: centres in log10 units, ticks labelled by hand
+    plt.bar([-3 + i / 6 for i in range(24)], [abs(12 - i) for i in range(24)], width=0.15,
+            color="magenta")
+    plt.xticks([-3.0, -2.0, -1.0], ["1e-3", "1e-2", "1e-1"])
+    plt.scatter([-2.5], [5], color="red", marker="●")
+
+
+def log_ticks(plt: Any) -> None:
+    plt.plot(XS, [-3 + x / 40 for x in XS], color="cyan", marker="braille")
+    plt.yticks([-3.0, -2.0, -1.0, 0.0], ["1e-3", "1e-2", "1e-1", "1e0"])
+
+
+def cells(text: Text) -> list[tuple[str, Any]]:
+    console = Console(width=200, color_system="truecolor", legacy_windows=False)
+    return [(char, segment.style) for segment in console.render(text)
+            for char in segment.text]
+
+
+@pytest.mark.parametrize("draw", [lines, bars, log_ticks])
+@pytest.mark.parametrize("theme", ["default", "dark", "clear"])
+def test_ansi_text_reads_plotext_as_rich_does(draw: Callable[[Any], None], theme: str) -> None:
+    plt = plotext.plt if hasattr(plotext, "plt") else plotext
+    plt.clear_figure()
+    plt.theme(theme)
+    plt.plotsize(70, 22)
+    draw(plt)
+    ansi = plt.build()
+    assert "\x1b[" in ansi or theme == "clear"
+    ours, rich = ansi_text(ansi), Text.from_ansi(ansi)
+    assert ours.plain == rich.plain
+    assert cells(ours) == cells(rich)
