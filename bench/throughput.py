@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from presets import list_presets, load_preset  # noqa: E402
 from trainer import engine, loop, rundir  # noqa: E402
 from trainer.config import load  # noqa: E402
-from trainer.host import StopRequest  # noqa: E402
+from trainer.host import Silent, StopRequest  # noqa: E402
 from trainer.optim import OPTIMIZERS  # noqa: E402
+from trainer.syncs import CountSyncs  # noqa: E402
 
 SMALL_MODEL = ["name=bench-small", "data.dataset=spiral", "data.n_samples=25000",
                "data.val_fraction=0.2", "model.hidden=[16,16,16]", "model.activation=relu",
@@ -169,6 +171,31 @@ def interleaved_overhead(config: dict[str, Any], seconds: float) -> tuple[float,
     return spent["on"] / spent["off"] - 1, spent["control"] / spent["off"] - 1
 
 
+def syncs_per_epoch(config: dict[str, Any], epochs: int = 20) -> tuple[float, float | None]:
+    """Host-device synchronisations per epoch of the monitored trainer, after a warm-up
+    epoch: the syncing calls a TorchFunctionMode sees (any device), and on CUDA also what
+    torch.cuda.set_sync_debug_mode reports (each synchronising CUDA call warns once)."""
+    trainer = loop.Trainer(loop.prepare({**config, "train": {**config["train"],
+                                                              "grad_stats": True}}),
+                           Silent(), StopRequest())
+    trainer.epoch(1)
+    with CountSyncs() as syncs:
+        for number in range(2, epochs + 2):
+            trainer.epoch(number)
+    counted = sum(syncs.calls.values()) / epochs
+    if trainer.session.device.type != "cuda":
+        return counted, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for number in range(epochs + 2, 2 * epochs + 2):
+                trainer.epoch(number)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return counted, sum("synchroniz" in str(w.message) for w in caught) / epochs
+
+
 def epochs_for(config: dict[str, Any], epochs: int, seconds: float) -> int:
     """At least `epochs`, and enough that one measurement lasts about `seconds`: a preset's
     epoch can be 5 ms, and three of them cannot resolve a 3% difference."""
@@ -246,6 +273,10 @@ def main() -> int:
                          f"PyTorch Lightning Trainer + EarlyStopping {peer:.2f} epochs/s: this "
                          f"trainer is {result['on'] / peer:.2f}x as fast (budget >= 2x)")
             print(f"  {peer_line}", flush=True)
+    counted, cuda = syncs_per_epoch(cases[0][1])
+    print(f"host-device syncs per epoch, small-model case, monitored: {counted:.2f} syncing "
+          f"calls (one read of the epoch's results)" + ("" if cuda is None else
+          f"; {cuda:.2f} synchronising CUDA calls (torch.cuda.set_sync_debug_mode)"))
     print(f"budgets: on/plain >= 1.00 (worst {worst_speedup:.2f}); monitoring overhead <= 3% "
           f"(worst {100 * worst_overhead:+.1f}%; the control's largest difference, the "
           f"measurement's noise, {100 * worst_noise:.1f}%)")

@@ -1,35 +1,15 @@
 """The hot loop talks to the host once an epoch: on CUDA every read of a device value (and
 every copy of host data to the device) waits for the GPU, so the count is the count of
-synchronisations. Counted here on the CPU with a TorchFunctionMode, which sees the same
-calls on any device."""
+synchronisations (trainer.syncs counts them, on any device)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
-
-from torch.overrides import TorchFunctionMode
 
 from presets import load_preset
 from trainer import loop
 from trainer.host import Silent, StopRequest
-
-# device-to-host reads, and host-to-device copies of Python data
-SYNCS = {"cpu", "item", "tolist", "__bool__", "__float__", "__int__", "__index__", "tensor",
-         "as_tensor"}
-
-
-class CountSyncs(TorchFunctionMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
-
-    def __torch_function__(self, func: Any, types: Any, args: Any = (),
-                           kwargs: Any = None) -> Any:
-        name = getattr(func, "__name__", "")
-        if name in SYNCS:
-            self.calls[name] += 1
-        return func(*args, **(kwargs or {}))
+from trainer.syncs import CountSyncs
 
 
 def test_an_epoch_reads_the_device_once(monkeypatch: Any) -> None:

@@ -1,0 +1,31 @@
+"""Counting the calls that move data between host and device, for the tests and benchmarks.
+
+On CUDA each of these waits for the GPU to finish what was queued before it (a read of a
+device value, or a copy of Python data from pageable memory), so their count is the count
+of synchronisations. A TorchFunctionMode sees the same calls on every device, so the count
+is checked on the CPU too."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from torch.overrides import TorchFunctionMode
+
+SYNCING = frozenset({"cpu", "item", "tolist", "__bool__", "__float__", "__int__", "__index__",
+                     "tensor", "as_tensor"})
+
+
+class CountSyncs(TorchFunctionMode):
+    """`with CountSyncs() as syncs:` ... `syncs.calls`: how often each syncing call ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        name = getattr(func, "__name__", "")
+        if name in SYNCING:
+            self.calls[name] += 1
+        return func(*args, **(kwargs or {}))
