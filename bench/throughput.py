@@ -133,11 +133,13 @@ def this_trainer(config: dict[str, Any], epochs: int, grad_stats: bool) -> float
     return epochs / seconds
 
 
-def interleaved_overhead(config: dict[str, Any], seconds: float) -> tuple[float, float]:
+def interleaved_overhead(config: dict[str, Any], seconds: float,
+                         epochs: int = 30) -> tuple[float, float]:
     """Trainers with gradient statistics on, off and off again take turns, one epoch each in
     rotating order, each writing its events as the engine does, until each has trained about
-    `seconds` (after two warm-up epochs). Returns on/off - 1 and, the noise, off again/off - 1.
-    The monitored trainer's last histograms, written at the end of a run, count too."""
+    `seconds` and at least `epochs` epochs (after two warm-up epochs). Returns on/off - 1 and,
+    the noise, off again/off - 1. The monitored trainer's last histograms, written at the end
+    of a run, count too."""
     variants = {"on": True, "off": False, "control": False}
     trainers = {}
     # the monitored trainer has a third of the time: its batches of histograms would hold a
@@ -152,7 +154,7 @@ def interleaved_overhead(config: dict[str, Any], seconds: float) -> tuple[float,
             trainers[name] = loop.Trainer(session, events, StopRequest())
         spent = dict.fromkeys(variants, 0.0)
         names, number = list(variants), 0
-        while min(spent.values()) < seconds:
+        while min(spent.values()) < seconds or number < epochs + 2:
             number += 1
             for name in names[number % 3:] + names[:number % 3]:
                 trainer = trainers[name]
