@@ -32,9 +32,11 @@ from trainer.optim import build_optimizer, schedule_fn
 
 PROGRESS_EVERY_S = 0.5  # `progress` events: at most two a second
 # Gradient norms stay on the device, and their `grad` events wait, until this long after the
-# last batch of them: binning and writing a few epochs' histograms at once costs about what
-# one epoch's does, which is a tenth of a 5 ms epoch. An epoch longer than this is never held.
-GRAD_EVENTS_EVERY_S = 0.25
+# last batch of them: reading, binning and writing a hundred epochs' histograms costs a few
+# times what one epoch's does, which was a tenth of a 5 ms epoch. Every 0.25 s, it still
+# cost an 8-layer model 2-3% (its caches cold each time); every 0.5 s, about 1%. An epoch
+# longer than this is never held.
+GRAD_EVENTS_EVERY_S = 0.5
 VAL_CHUNK = 65536  # validation rows per forward pass
 STOP_CHECK_STEPS = 32  # ranks agree on a stop request this often
 
