@@ -76,10 +76,10 @@ def _finite(value: Any) -> Any:
 
 
 class EventLog:
-    """Appends one JSON object per line to events.jsonl, flushed after each line.
+    """Appends one JSON object per line to events.jsonl, flushed after each write (whole lines).
 
     orjson encodes a small model's `grad` event in a tenth of the stdlib's time (5 us
-    against 41 us), which is most of what monitoring costs an epoch of a few milliseconds;
+    against 41 us), which was much of what monitoring cost an epoch of a few milliseconds;
     like `_finite`, it writes NaN and infinity as null."""
 
     def __init__(self, run_dir: Path) -> None:
