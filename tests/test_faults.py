@@ -17,6 +17,7 @@ import torch
 
 from tests.conftest import run_cli, wait_until
 from trainer import engine, loop, rundir
+from trainer.checkpoint import load_checkpoint
 from trainer.config import load
 from trainer.record import RunRecord, load_runs
 
@@ -151,7 +152,7 @@ def test_a_disk_that_fills_mid_run_keeps_what_was_written(runs_dir: Path,
     record = RunRecord.load(run_dir)
     assert [e["epoch"] for e in record.epochs] == [1, 2]
     assert record.state == "failed"  # the end event itself still fitted
-    loop.load_checkpoint(run_dir / "best.pt")  # intact
+    load_checkpoint(run_dir / "best.pt")  # intact
 
 
 def test_cuda_out_of_memory_ends_the_run_failed(runs_dir: Path,

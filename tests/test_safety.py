@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from trainer import rundir
-from trainer.loop import load_checkpoint
+from trainer.checkpoint import load_checkpoint
 
 
 class _Payload:

@@ -16,15 +16,14 @@ from typing import Any
 import torch
 
 from trainer import distributed, rundir
+from trainer.checkpoint import BestWeights
 from trainer.config import ConfigError
 from trainer.distributed import SINGLE, Ranks
 from trainer.host import Heartbeat, Silent, StopRequest
 from trainer.loop import (
-    BestWeights,
     EpochResult,
     Session,
     Trainer,
-    epoch_line,
     prepare,
 )
 from trainer.monitor import EarlyStopping
@@ -202,3 +201,15 @@ def _decide(result: EpochResult, finite: bool, early: EarlyStopping) -> int:
     if early.should_stop:
         return EARLY_STOPPED
     return STOPPED if result.stop_after else GO_ON
+
+
+def epoch_line(number: int, total: int, r: EpochResult, es: EarlyStopping, lr: float,
+               seconds: float) -> str:
+    def acc(value: float | None) -> str:
+        return "" if value is None else f" acc {value * 100:5.1f}%"
+
+    width = len(str(total))
+    early = f"{es.wait}/{es.patience}" if es.patience else "off"
+    return (f"epoch {number:>{width}}/{total}  train {r.train_loss:.4g}{acc(r.train_acc)}  "
+            f"val {r.val_loss:.4g}{acc(r.val_acc)}  early-stop {early}  "
+            f"lr {lr:.3g}  {seconds:.2f}s")
