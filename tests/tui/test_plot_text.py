@@ -1,5 +1,6 @@
-"""tui.plot.ansi_text against Rich's own Text.from_ansi, cell by cell, on what plotext draws
-for the panels: braille lines on two y axes, bars, scatter markers, titles and log ticks."""
+"""tui.plot.ansi_content against what Textual makes of Rich's Text.from_ansi, cell by cell,
+on what plotext draws for the panels: braille lines on two y axes, bars, scatter markers,
+titles and log ticks."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Any
 
 import plotext
 import pytest
-from rich.console import Console
 from rich.text import Text
+from textual.content import Content
 
-from tui.plot import ansi_text
+from tui.plot import ansi_content
 
 XS = list(range(1, 120))
 
@@ -38,15 +39,15 @@ def log_ticks(plt: Any) -> None:
     plt.yticks([-3.0, -2.0, -1.0, 0.0], ["1e-3", "1e-2", "1e-1", "1e0"])
 
 
-def cells(text: Text) -> list[tuple[str, Any]]:
-    console = Console(width=200, color_system="truecolor", legacy_windows=False)
-    return [(char, segment.style) for segment in console.render(text)
+def cells(content: Content) -> list[tuple[str, Any]]:
+    return [(char, segment.style) for segment in content.render_segments()
             for char in segment.text]
 
 
 @pytest.mark.parametrize("draw", [lines, bars, log_ticks])
 @pytest.mark.parametrize("theme", ["default", "dark", "clear"])
-def test_ansi_text_reads_plotext_as_rich_does(draw: Callable[[Any], None], theme: str) -> None:
+def test_ansi_content_reads_plotext_as_textual_does(draw: Callable[[Any], None],
+                                                     theme: str) -> None:
     plt = plotext.plt if hasattr(plotext, "plt") else plotext
     plt.clear_figure()
     plt.theme(theme)
@@ -54,6 +55,6 @@ def test_ansi_text_reads_plotext_as_rich_does(draw: Callable[[Any], None], theme
     draw(plt)
     ansi = plt.build()
     assert "\x1b[" in ansi or theme == "clear"
-    ours, rich = ansi_text(ansi), Text.from_ansi(ansi)
-    assert ours.plain == rich.plain
-    assert cells(ours) == cells(rich)
+    ours, textuals = ansi_content(ansi), Content.from_rich_text(Text.from_ansi(ansi))
+    assert ours.plain == textuals.plain
+    assert cells(ours) == cells(textuals)
