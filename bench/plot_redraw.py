@@ -38,7 +38,7 @@ from tui.grad_panel import GradPanel  # noqa: E402
 from tui.loss_panel import LOSSES, SERIES, LossPanel, _field, _line  # noqa: E402
 from tui.monitor import MonitorScreen  # noqa: E402
 from tui.plot import Plot  # noqa: E402
-from tui.series import EventPoints, decimate  # noqa: E402
+from tui.series import EventPoints  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import Figure  # noqa: E402
@@ -62,8 +62,8 @@ class FourSeriesLossPanel(LossPanel):
         if self._drawn == before or record is None or not record.epochs:
             return
         plot = self.query_one("#loss-plot", Plot)
-        series = self._series.update(record.epochs, LOSSES if self.log_y else ())
-        acc = decimate(series["train_acc"], plot.size.width)
+        self._series.update(record.epochs, LOSSES if self.log_y else ())
+        acc = self._series.decimated("train_acc", plot.size.width)
         _line(plot.plt, [(x, 100 * y) for x, y in acc], "blue", yside="right")
         plot.refresh()
 

@@ -16,7 +16,7 @@ from textual.widgets import Static
 from trainer.record import RunRecord
 from tui.format import number
 from tui.plot import Plot
-from tui.series import EventPoints, decimate, finite, log10_points, log_ticks, points
+from tui.series import EventPoints, finite, log10_points, log_ticks, points
 
 BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
 
@@ -172,8 +172,8 @@ class GradPanel(Vertical):
         plt = plot.plt
         plt.title("total norm over epochs")
         plt.xlabel("epoch")
-        series = self._totals.update(grads, positive=["total"])["total"]
-        total = log10_points(decimate(series, plot.size.width))
+        self._totals.update(grads, positive=["total"])
+        total = log10_points(self._totals.decimated("total", plot.size.width))
         if total:
             ys = [y for _, y in total]
             plt.plot([x for x, _ in total], ys, color=TOTAL_COLOR, marker="braille")

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from trainer.record import RunRecord
 from tui.format import number, percent
 from tui.plot import Plot
-from tui.series import EventPoints, Point, decimate, log10_points, log_ticks
+from tui.series import EventPoints, Point, log10_points, log_ticks
 
 TRAIN_COLOR, VAL_COLOR, ACC_COLOR = "cyan", "orange", "green"
 LOSSES = ("train_loss", "val_loss")  # on the log axis when `log_y`; accuracy never is
@@ -60,8 +60,9 @@ class LossPanel(Vertical):
             plt.title("no epochs yet")
             plot.refresh()
             return
-        series = self._series.update(epochs, LOSSES if self.log_y else ())
-        train, val = decimate(series["train_loss"], width), decimate(series["val_loss"], width)
+        self._series.update(epochs, LOSSES if self.log_y else ())
+        train = self._series.decimated("train_loss", width)
+        val = self._series.decimated("val_loss", width)
         if self.log_y:
             train, val = log10_points(train), log10_points(val)
         _line(plt, train, TRAIN_COLOR)
@@ -69,7 +70,7 @@ class LossPanel(Vertical):
         if self.log_y and (train or val):
             ys = [y for _, y in train + val]
             plt.yticks(*log_ticks(min(ys), max(ys), (height - 4) // 2))
-        acc = decimate(series["val_acc"], width)
+        acc = self._series.decimated("val_acc", width)
         if acc:
             _line(plt, [(x, 100 * y) for x, y in acc], ACC_COLOR, yside="right")
         if not (train or val):

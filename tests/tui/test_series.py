@@ -4,11 +4,12 @@ ticks that read as powers of ten."""
 from __future__ import annotations
 
 import math
+import random
 
 from rich.text import Text
 
 from tui.format import duration, gauge, number
-from tui.series import decimate, log_ticks, points
+from tui.series import Decimator, EventPoints, decimate, log_ticks, points
 
 
 def test_points_drop_what_no_axis_can_show() -> None:
@@ -28,6 +29,38 @@ def test_decimate_keeps_at_most_two_points_per_bucket_and_every_spike() -> None:
     assert [x for x, _ in kept] == sorted(x for x, _ in kept)
     short = series[:100]
     assert decimate(short, 80) == short  # already small: untouched
+
+
+def test_a_decimator_kept_across_redraws_gives_what_decimate_gives_from_scratch() -> None:
+    rng = random.Random(5)
+    for buckets in (1, 3, 40, 100):
+        decimator, grown = Decimator(), []
+        for n in range(1, 3_000):
+            # few distinct values, so ties between equal lows and highs are common
+            grown.append((float(n), rng.choice([rng.random(), 0.5, 0.25])))
+            if rng.random() < 0.1 or n == 2_999:
+                kept = decimator(grown, buckets)
+                assert kept == decimate(grown, buckets), (buckets, n)
+                assert len(kept) <= 2 * buckets
+                assert min(grown, key=lambda p: p[1]) in kept
+                assert max(grown, key=lambda p: p[1]) in kept
+        assert decimator(grown, buckets + 7) == decimate(grown, buckets + 7)  # plot resized
+        assert decimator(grown[:500], buckets) == decimate(grown[:500], buckets)  # another run
+
+
+def test_event_points_decimate_each_field_as_it_grows_and_start_over_for_another_run() -> None:
+    run = [{"epoch": n, "loss": 1.0 / n} for n in range(1, 1_001)]
+    run[600]["loss"] = 9.0  # a spike
+    series = EventPoints({"loss": lambda e: e.get("loss")})
+    for stop in (300, 700, 1_000):
+        series.update(run[:stop])
+        assert series.decimated("loss", 50) == decimate(points(
+            [e["epoch"] for e in run[:stop]], [e["loss"] for e in run[:stop]]), 50)
+    assert (601.0, 9.0) in series.decimated("loss", 50)
+    other = [{"epoch": n, "loss": float(n)} for n in range(1, 201)]
+    series.update(other)  # another run: its own points, not the first run's
+    assert series.decimated("loss", 50) == decimate([(float(n), float(n)) for n in
+                                                     range(1, 201)], 50)
 
 
 def test_log_ticks_read_as_powers_of_ten_and_stay_few() -> None:
