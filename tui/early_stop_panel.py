@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
 from rich.text import Text
-from textual.widgets import Static
 
 from trainer.record import RunRecord
 from tui.format import gauge, number, state_text
+from tui.lines_panel import LinesPanel
 
 GAUGE_WIDTH = 20
 
@@ -44,7 +43,7 @@ def early_stop_lines(record: RunRecord | None) -> list[Text]:
     return lines
 
 
-class EarlyStopPanel(Static):
+class EarlyStopPanel(LinesPanel):
     """Early stopping of the selected run, redrawn when an epoch or the state changes."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -57,4 +56,4 @@ class EarlyStopPanel(Static):
         if key == self._drawn and record is not None:
             return
         self._drawn = key
-        self.update(Group(*early_stop_lines(record)))
+        self.show(early_stop_lines(record))

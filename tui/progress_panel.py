@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rich.console import Group
 from rich.text import Text
-from textual.widgets import Static
 
 from trainer import rundir
 from trainer.record import RunRecord
 from tui.format import duration, gauge
+from tui.lines_panel import LinesPanel
 
 
 def progress_lines(record: RunRecord | None, now: float, width: int = 60) -> list[Text]:
@@ -48,7 +47,7 @@ def progress_lines(record: RunRecord | None, now: float, width: int = 60) -> lis
     return [bar, Text(f"{speed}  {device}  {duration(elapsed)} elapsed")]
 
 
-class ProgressPanel(Static):
+class ProgressPanel(LinesPanel):
     """Progress of the selected run; while it trains the elapsed time ticks every second."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -64,4 +63,4 @@ class ProgressPanel(Static):
         if key == self._drawn and record is not None:
             return
         self._drawn = key
-        self.update(Group(*progress_lines(record, now, self.content_size.width)))
+        self.show(progress_lines(record, now, self.content_size.width))

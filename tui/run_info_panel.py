@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
 from rich.text import Text
-from textual.widgets import Static
 
 from trainer.record import RunRecord
+from tui.lines_panel import LinesPanel
 
 
 def _hidden(widths: Any) -> str:
@@ -44,7 +43,7 @@ def run_info_lines(record: RunRecord | None) -> list[Text]:
             Text(f"batch {setting('train.batch_size')}  seed {setting('train.seed')}{size}")]
 
 
-class RunInfoPanel(Static):
+class RunInfoPanel(LinesPanel):
     """The selected run's settings; they never change, so it redraws on selection only."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -57,4 +56,4 @@ class RunInfoPanel(Static):
         if key == self._drawn and record is not None:
             return
         self._drawn = key
-        self.update(Group(*run_info_lines(record)))
+        self.show(run_info_lines(record))
