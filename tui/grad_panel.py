@@ -139,10 +139,11 @@ class GradPanel(Vertical):
         plot.refresh()
 
     def _note(self, text: Text) -> None:
-        """The line under the plots; set only when it changed, as each set repaints it."""
+        """The line under the plots; set only when it changed, as each set repaints it. Its
+        height is fixed (one row, app.tcss), so a new note needs no layout pass."""
         if text != self._note_shown:
             self._note_shown = text
-            self.query_one("#grad-note", Static).update(text)
+            self.query_one("#grad-note", Static).update(text, layout=False)
 
     def _draw_depth(self, run: tuple[Any, ...], layers: list[dict[str, Any]]) -> None:
         plot = self._plot("grad-depth", run)
