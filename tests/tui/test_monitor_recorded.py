@@ -168,3 +168,55 @@ def test_goodbye_counts_runs_still_training(recorded_runs: Path, tmp_path: Path)
     (live / "status.json").write_text(json.dumps(
         {"state": "running", "pid": os.getpid(), "updated": 4e9}))
     assert goodbye(recorded_runs).startswith(f"1 run still training in {recorded_runs}")
+
+
+async def test_a_live_run_redraws_epoch_after_epoch_without_laying_the_screen_out(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Each new epoch redraws every panel, but no panel changes size, so no layout pass of
+    the whole screen (4-6 ms at 120x36) should run: they once ran for every epoch."""
+    import copy
+    import time
+
+    import yaml
+    from textual.screen import Screen
+
+    from trainer.record import RunRecord
+
+    source = Path(__file__).resolve().parent.parent / "data" / "recorded" / RECORDED_RUN
+    events = [json.loads(line) for line in (source / "events.jsonl").read_text().splitlines()]
+    record = RunRecord(tmp_path / RECORDED_RUN)
+    record.config = yaml.safe_load((source / "config.yaml").read_text())
+    record.config["train"]["epochs"] = 100
+    for event in events:
+        if event["type"] != "end":
+            record.apply(event)
+    record.status = {"state": "running", "pid": os.getpid(), "updated": time.time()}
+    layouts = []
+    real = Screen._refresh_layout
+
+    def counted(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
+        layouts.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    app = DmtApp(tmp_path / "empty")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        screen.runs[record.run_id] = record
+        screen.selected = record.run_id
+        await wait_for_text(pilot, "epoch 25/100", "layer fc1 (1/9)  epoch 25")
+        settled = 0  # the footer recomposes after the first screen: wait for layouts to stop
+        while settled < 5:
+            seen = len(layouts)
+            await pilot.pause(0.1)
+            settled = settled + 1 if len(layouts) == seen else 0
+        before = len(layouts)
+        for epoch in range(26, 36):
+            for kind in (record.epochs, record.grads):
+                event = copy.deepcopy(kind[-1])
+                event["epoch"] = epoch
+                record.apply(event)
+            record.status["updated"] = time.time()  # the monitor's own tick redraws it
+            await wait_for_text(pilot, f"epoch {epoch}/100", f"layer fc1 (1/9)  epoch {epoch}")
+        assert len(layouts) == before, f"{len(layouts) - before} layout passes in 10 epochs"
