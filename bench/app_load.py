@@ -58,12 +58,12 @@ async def lag_probe(samples: list[tuple[float, float]]) -> None:
 
 
 async def probed_app(runs_dir: Path, lag_file: Path) -> None:
-    from tui.app import DmtApp
+    from tui.app import FREEZE_AFTER_S, DmtApp
 
     samples: list[tuple[float, float]] = []
     probe = asyncio.create_task(lag_probe(samples))
     try:
-        await DmtApp(runs_dir).run_async()
+        await DmtApp(runs_dir, freeze_after_s=FREEZE_AFTER_S).run_async()  # as `dmt-tui` runs
     finally:
         probe.cancel()
         lag_file.write_text(json.dumps(samples), "utf-8")
