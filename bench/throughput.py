@@ -109,7 +109,10 @@ def lightning_loop(config: dict[str, Any], epochs: int) -> float | None:
     train = DataLoader(TensorDataset(session.x_train, session.y_train),
                        batch_size=config["train"]["batch_size"], shuffle=True)
     val = DataLoader(TensorDataset(session.x_val, session.y_val), batch_size=1024)
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False,
+    device = session.device  # the data are already there; Lightning trains where they are
+    accelerator = "gpu" if device.type == "cuda" else "cpu"
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=accelerator,
+                         devices=[device.index or 0] if device.type == "cuda" else 1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, num_sanity_val_steps=0,
                          callbacks=[pl.callbacks.EarlyStopping("val_loss", patience=10**6)])

@@ -1,0 +1,93 @@
+"""On a CUDA GPU: device selection, a whole run, its checkpoint read back on the CPU, and
+one host-device synchronisation an epoch, counted by the trainer's own count and by CUDA's
+(torch.cuda.set_sync_debug_mode). Skipped where no CUDA device is visible, as on CI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from presets import load_preset
+from trainer import loop, rundir
+from trainer.checkpoint import load_checkpoint
+from trainer.host import Silent, StopRequest
+from trainer.record import RunRecord
+from trainer.syncs import CountSyncs
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="needs a CUDA GPU: torch.cuda.is_available() is False")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def train(runs_dir: Path, *sets: str, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    """`python -m trainer train xor-adam` (3 epochs) in a fresh interpreter."""
+    args = [sys.executable, "-m", "trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
+            "--quiet", "--set", "train.epochs=3", "--set", "data.n_samples=400"]
+    for item in sets:
+        args += ["--set", item]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def test_auto_trains_on_the_first_visible_gpu_and_its_checkpoint_loads_on_the_cpu(
+        tmp_path: Path) -> None:
+    done = train(tmp_path)  # train.device is auto by default
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = rundir.iter_run_dirs(tmp_path)
+    record = RunRecord.load(run_dir)
+    assert record.start["device"] == "cuda:0"
+    assert record.state == "finished" and len(record.epochs) == 3
+    state = load_checkpoint(run_dir / "best.pt")
+    assert state and all(t.device.type == "cpu" for t in state.values())
+
+
+def test_hidden_gpus_mean_the_cpu_for_auto_and_a_clear_error_for_cuda(tmp_path: Path) -> None:
+    hidden = {"CUDA_VISIBLE_DEVICES": ""}
+    done = train(tmp_path / "auto", env=hidden)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = rundir.iter_run_dirs(tmp_path / "auto")
+    assert RunRecord.load(run_dir).start["device"] == "cpu"
+    refused = train(tmp_path / "cuda", "train.device=cuda", env=hidden)
+    assert refused.returncode == 2
+    assert ("train.device: cuda was asked for, but no CUDA device is visible "
+            "(CUDA_VISIBLE_DEVICES='')") in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_gpu_index_past_the_last_is_a_clear_error(tmp_path: Path) -> None:
+    count = torch.cuda.device_count()
+    refused = train(tmp_path, f"train.device=cuda:{count}")
+    assert refused.returncode == 2
+    assert f"cuda:0 to cuda:{count - 1}" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_an_epoch_synchronises_with_the_gpu_once() -> None:
+    config = load_preset("xor-adam", ["data.n_samples=4000", "train.device=cuda"])
+    trainer = loop.Trainer(loop.prepare(config), Silent(), StopRequest())
+    assert trainer.session.device.type == "cuda"
+    trainer.epoch(1)
+    epochs = range(2, 12)
+    with CountSyncs() as syncs:
+        for number in epochs:
+            trainer.epoch(number)
+    assert syncs.calls == {"cpu": len(epochs)}
+    # CUDA's own count: every synchronising call warns while the debug mode is on
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for number in range(12, 22):
+                trainer.epoch(number)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    synchronising = [str(w.message) for w in caught if "synchroniz" in str(w.message)]
+    assert len(synchronising) == 10, json.dumps(synchronising[:5])
