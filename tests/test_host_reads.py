@@ -27,3 +27,16 @@ def test_an_epoch_reads_the_device_once(monkeypatch: Any) -> None:
     with CountSyncs() as syncs:  # the run's end: one more read for the epochs still held
         left = trainer.take_grads()
     assert syncs.calls == {"cpu": 1} and [n for n, _ in left] == [12, 13, 14]
+
+
+def test_the_count_sees_a_number_written_into_a_tensor() -> None:
+    import torch
+
+    t = torch.zeros(4)
+    with CountSyncs() as syncs:
+        t[0] = 1.0  # on CUDA: 1.0 becomes a CPU tensor, copied over with a blocking copy
+        t[1:2].fill_(2.0)  # the number travels in the kernel's arguments: no copy
+        t[2] = torch.ones(())  # a tensor on the same device: no copy
+        float(t[3])  # a read
+    assert syncs.calls == {"__setitem__": 1, "__float__": 1}
+    assert t.tolist() == [1.0, 2.0, 1.0, 0.0]

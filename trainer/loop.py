@@ -306,7 +306,8 @@ class Trainer:
         else:  # means of full batches, and of the last, partial one
             sizes = torch.full((steps,), float(self.batch_size), dtype=torch.float64,
                                device=s.device)
-            sizes[-1] = seen - self.batch_size * (steps - 1)
+            # fill_, not `sizes[-1] = n`: that copies n from the host, a sync point on CUDA
+            sizes[-1:].fill_(seen - self.batch_size * (steps - 1))
             train_sum = torch.dot(step_losses, sizes)
         zero = torch.zeros((), dtype=torch.float64, device=s.device)
         hits = correct.stacked().sum() if self.classify else zero
