@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -95,3 +96,25 @@ def test_cosine_and_step() -> None:
     step = schedule_fn(config, 10)  # 10 steps an epoch: decays every 20 steps
     assert step is not None
     assert [step(k) for k in (1, 20, 21, 41)] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+
+
+def test_a_fused_kernel_that_refuses_at_its_first_step_is_not_chosen(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As torch's fused AdaGrad does on CUDA: it builds, then raises at the first step."""
+
+    class CpuOnlyFused(torch.optim.Adagrad):
+        def step(self, closure: Any = None) -> Any:
+            if self.defaults.get("fused"):
+                raise RuntimeError("`fused=True` requires ... devices: ['cpu'] but cuda")
+            return super().step(closure)
+
+    monkeypatch.setitem(OPTIMIZERS, "adagrad", lambda p, o: CpuOnlyFused(
+        p, lr=o["lr"], **o.get("_implementation", {})))
+    config = load("name: x", "x", ["optimizer.name=adagrad", "optimizer.lr=0.1"])
+    weight = torch.nn.Parameter(torch.ones(3))
+    chosen = build_optimizer([weight], config["optimizer"])
+    assert chosen.defaults["foreach"] and not chosen.defaults.get("fused")
+    assert torch.equal(weight.detach(), torch.ones(3))  # the probe stepped its own tensor
+    weight.grad = torch.ones(3)
+    chosen.step()  # and the chosen one steps
+    assert weight.detach().lt(1).all()

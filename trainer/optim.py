@@ -45,11 +45,24 @@ def build_optimizer(params: Iterable[nn.Parameter], opt: dict[str, Any]) -> torc
     params = list(params)
     make = OPTIMIZERS[opt["name"]]
     for implementation in ({"fused": True}, {"foreach": True}):
-        try:
-            return make(params, {**opt, "_implementation": implementation})
-        except (RuntimeError, TypeError, ValueError):
-            continue  # this torch or device has no such implementation of it
+        chosen = {**opt, "_implementation": implementation}
+        if _steps(make, chosen, params[0]):
+            return make(params, chosen)
     return make(params, opt)
+
+
+def _steps(make: Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.optim.Optimizer],
+           opt: dict[str, Any], like: torch.Tensor) -> bool:
+    """Whether this implementation builds and takes a step for a parameter on `like`'s
+    device and dtype. Some refuse only at the first step: torch's fused AdaGrad builds on
+    CUDA, then fails every run at its first step, as its kernel is CPU-only."""
+    probe = nn.Parameter(torch.zeros(1, device=like.device, dtype=like.dtype))
+    probe.grad = torch.zeros_like(probe)
+    try:
+        make([probe], opt).step()
+    except (RuntimeError, TypeError, ValueError):
+        return False  # this torch or device has no such implementation of it
+    return True
 
 
 def noam_lr(k: int, d_model: int, warmup: int, factor: float) -> float:
