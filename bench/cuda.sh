@@ -18,13 +18,13 @@ cd "$(dirname "$0")/.."
     python3 -c "import sys, torch; print('python', sys.version.split()[0], 'torch', \
 torch.__version__, torch.cuda.get_device_name(0), torch.cuda.device_count(), 'visible')"
 } 2>&1 | tee "$out/env.txt"
-timeout 240 python3 -m pytest -q -p no:cacheprovider -rA tests/test_cuda.py \
-    tests/test_host_reads.py tests/test_flat.py 2>&1 | tee "$out/tests.txt"
+timeout 180 python3 -m pytest -q -p no:cacheprovider -rA tests/test_cuda.py \
+    tests/test_graphs.py tests/test_host_reads.py tests/test_flat.py 2>&1 | tee "$out/tests.txt"
 runs=$(mktemp -d)
-timeout 120 python3 -m trainer train mlp-relu-spiral --runs-dir "$runs" \
+timeout 60 python3 -m trainer train mlp-relu-spiral --runs-dir "$runs" \
     --set train.epochs=20 --set early_stopping.patience=0 2>&1 | tail -25 | tee "$out/run.txt"
 cp "$runs"/*/events.jsonl "$out/events.jsonl" 2>/dev/null
 options=("$@")
 [ ${#options[@]} -eq 0 ] && options=(--repeats 3 --seconds 0.5 --overhead-seconds 2)
-timeout 330 python3 bench/throughput.py --device cuda --presets "${options[@]}" 2>&1 \
+timeout 300 python3 bench/throughput.py --device cuda --presets "${options[@]}" 2>&1 \
     | tee "$out/throughput.txt"

@@ -220,6 +220,9 @@ def measure(config: dict[str, Any], epochs: int, repeats: int,
         "on": lambda: this_trainer(config, epochs, grad_stats=True)}
     if lightning:
         runs["lightning"] = lambda: lightning_loop(config, epochs)
+    if lightning and config["train"]["device"].startswith("cuda"):  # the graph's share
+        eager = {**config, "train": {**config["train"], "cuda_graphs": False}}
+        runs["no graph"] = lambda: this_trainer(eager, epochs, grad_stats=True)
     samples: dict[str, list[float]] = {name: [] for name in runs}
     speedups, overheads = [], []
     names = list(runs)
@@ -278,6 +281,10 @@ def main() -> int:
                          f"PyTorch Lightning Trainer + EarlyStopping {peer:.2f} epochs/s: this "
                          f"trainer is {result['on'] / peer:.2f}x as fast (budget >= 2x)")
             print(f"  {peer_line}", flush=True)
+            if "no graph" in result:
+                print(f"  monitored, full batches replayed from a CUDA graph {result['on']:.2f} "
+                      f"epochs/s; with train.cuda_graphs=false {result['no graph']:.2f}: "
+                      f"{result['on'] / result['no graph']:.2f}x", flush=True)
     counted, cuda = syncs_per_epoch(cases[0][1])
     print(f"host-device syncs per epoch, small-model case, monitored: {counted:.2f} syncing "
           f"calls (one read of the epoch's results)" + ("" if cuda is None else

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -108,3 +109,45 @@ def test_every_optimizer_trains_on_the_gpu(name: str) -> None:
     assert math.isfinite(result.train_loss) and math.isfinite(result.val_loss)
     after = trainer.session.model.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def _val_losses(config: dict[str, Any], epochs: int) -> tuple[list[float], Any]:
+    trainer = loop.Trainer(loop.prepare(config), Silent(), StopRequest())
+    results = [trainer.epoch(n) for n in range(1, epochs + 1)]
+    norms = [g for r in results for g in r.grads] + trainer.take_grads()
+    return [r.val_loss for r in results], (trainer, norms)
+
+
+@pytest.mark.parametrize("preset, sets", [
+    ("xor-adam", []),  # classification, Adam
+    ("xor-sgd-momentum", []),  # SGD with momentum
+    ("plane-regression", []),  # regression (mean squared error)
+    ("xor-adam", ["optimizer.name=rmsprop", "optimizer.lr=0.01"]),
+])
+def test_graph_replayed_steps_train_as_the_eager_steps_do(preset: str, sets: list[str]) -> None:
+    """808 training rows in batches of 32: 25 full batches an epoch (three eager warm-up
+    steps, one captured, the rest replayed) and a last batch of 8, eager."""
+    base = ["data.n_samples=1010", "train.device=cuda", *sets]
+    graphed, (trainer, graph_norms) = _val_losses(load_preset(preset, base), 4)
+    assert trainer.graph is not None and trainer.graph.graph is not None  # it did replay
+    eager, (plain, eager_norms) = _val_losses(
+        load_preset(preset, [*base, "train.cuda_graphs=false"]), 4)
+    assert plain.graph is None
+    assert graphed == pytest.approx(eager, rel=1e-5)
+    assert [n for n, _ in graph_norms] == [n for n, _ in eager_norms]
+    for (_, a), (_, b) in zip(graph_norms, eager_norms, strict=True):
+        assert a == pytest.approx(b, rel=1e-4)
+
+
+def test_schedules_and_adagrad_train_eagerly() -> None:
+    for preset in ("noam-warmup-spiral", "circle-adagrad"):
+        config = load_preset(preset, ["train.device=cuda"])
+        assert loop.Trainer(loop.prepare(config), Silent(), StopRequest()).graph is None
+
+
+def test_a_run_says_whether_it_replays_a_graph(tmp_path: Path) -> None:
+    assert train(tmp_path / "on").returncode == 0
+    assert train(tmp_path / "off", "train.cuda_graphs=false").returncode == 0
+    for name, expected in (("on", True), ("off", False)):
+        (run_dir,) = rundir.iter_run_dirs(tmp_path / name)
+        assert RunRecord.load(run_dir).start["cuda_graphs"] is expected

@@ -197,6 +197,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "grad_stats": default(boolean(), True),                    # per-layer gradient norms
         "hist_bins": default(integer(2, 200), 24),                 # gradient histogram bins
         "threads": default(optional(integer(1, 1024)), None),      # null: share the cores
+        "cuda_graphs": default(boolean(), True),                   # replay steps on CUDA
     },
     "early_stopping": {
         "patience": default(integer(0), 10),                       # epochs; 0 turns it off

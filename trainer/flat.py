@@ -55,14 +55,23 @@ class FlatParameters:
             if self.param.grad is not self._grad:
                 self.param.grad = self._grad
             return
+        row = self._next_row()
+        torch.cat([g.reshape(-1) for g in grads], out=row)
+        self.param.grad = row
+        self._filled += 1
+
+    def keep_last(self) -> None:
+        """Keep the gradient in the fixed buffer as the block's next row: a step replayed
+        from a CUDA graph (trainer.graphs) writes its gradient there. One copy."""
+        self._next_row().copy_(self._grad)
+        self._filled += 1
+
+    def _next_row(self) -> torch.Tensor:
         if not self._rows:
             self._make_block()
         elif self._filled == len(self._rows):
             self._reduce()
-        row = self._rows[self._filled]
-        torch.cat([g.reshape(-1) for g in grads], out=row)
-        self.param.grad = row
-        self._filled += 1
+        return self._rows[self._filled]
 
     def _make_block(self) -> None:
         n = len(self.param)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer import distributed, rundir
+from trainer import distributed, graphs, rundir
 from trainer.config import ConfigError
 from trainer.data import Dataset, load_dataset
 from trainer.distributed import SINGLE, Ranks
@@ -115,7 +116,8 @@ def prepare(config: dict[str, Any], runs_dir: Path | None = None,
     else:
         params, groups, _ = _parameter_groups(model)
         flat = FlatParameters(params, groups)
-        optimizer = build_optimizer([flat.param], config["optimizer"])
+        optimizer = build_optimizer([flat.param], config["optimizer"],
+                                    capturable=graphs.wanted(config, device, ranks))
     return Session(config, device, data, on_device(data.x_train, False),
                    on_device(data.y_train, True), on_device(data.x_val, False),
                    on_device(data.y_val, True), model, optimizer, cores, ranks, net, flat)
@@ -225,6 +227,9 @@ class Trainer:
         self._grad_epochs: list[tuple[int, int]] = []  # (epoch, steps) whose norms wait
         self._grad_stacks: list[torch.Tensor] = []  # under DDP, those epochs' norms
         self._grad_read_at = -math.inf  # monotonic time of the last read of norms
+        # full batches replayed from a CUDA graph, where the run allows (trainer.graphs)
+        self.graph = graphs.StepGraph(session, self.loss_fn, self.classify, self.batch_size) \
+            if graphs.wanted(config, session.device, session.ranks) else None
 
     def _set_lr(self) -> None:
         """Put the schedule's lr for the next step into the optimizer."""
@@ -245,36 +250,44 @@ class Trainer:
         started = last_progress = time.monotonic()
         stopped = False
         for i, chunk in enumerate(order.split(self.batch_size), 1):
-            # every rank draws the same order; each takes its share of every global batch
-            index = chunk[ranks.rank::ranks.world] if ranks.enabled else chunk
-            x, y = s.x_train[index], s.y_train[index]
-            out = net(x)
-            if ranks.enabled:
-                # scaled so that DDP's mean over ranks is the gradient of the whole global
-                # batch's mean loss, however unevenly the batch divides among ranks
-                loss_sum = loss_fn(out, y, reduction="sum")
-                loss = loss_sum * (ranks.world / len(chunk))
-                losses.add((loss_sum.detach(),))
+            replayed = self._replay(chunk)
+            if replayed is not None:
+                losses.add(replayed[:1])
+                if self.classify:
+                    correct.add(replayed[1:])
+                self.step += 1
+                seen += len(chunk)
             else:
-                loss = loss_fn(out, y)
-                losses.add((loss.detach(),))
-            if flat is not None:
-                flat.backward(loss, keep=self.grad_stats)
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            if self.grad_stats and flat is None:  # after DDP's all-reduce of the gradients
-                grads = [p.grad if p.grad is not None else torch.zeros_like(p)
-                         for p in self.params]
-                # one multi-tensor kernel; stacked later, not here (saves ~2 us/step)
-                norms.add(torch._foreach_norm(grads))
-            optimizer.step()
-            self.step += 1
-            seen += len(index)
-            if self.lr_at is not None:
-                self._set_lr()
-            if self.classify:
-                correct.add(((out.argmax(1) == y).sum(),))
+                # every rank draws the same order; each takes its share of every global batch
+                index = chunk[ranks.rank::ranks.world] if ranks.enabled else chunk
+                x, y = s.x_train[index], s.y_train[index]
+                out = net(x)
+                if ranks.enabled:
+                    # scaled so that DDP's mean over ranks is the gradient of the whole global
+                    # batch's mean loss, however unevenly the batch divides among ranks
+                    loss_sum = loss_fn(out, y, reduction="sum")
+                    loss = loss_sum * (ranks.world / len(chunk))
+                    losses.add((loss_sum.detach(),))
+                else:
+                    loss = loss_fn(out, y)
+                    losses.add((loss.detach(),))
+                if flat is not None:
+                    flat.backward(loss, keep=self.grad_stats)
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                if self.grad_stats and flat is None:  # after DDP's all-reduce of gradients
+                    grads = [p.grad if p.grad is not None else torch.zeros_like(p)
+                             for p in self.params]
+                    # one multi-tensor kernel; stacked later, not here (saves ~2 us/step)
+                    norms.add(torch._foreach_norm(grads))
+                optimizer.step()
+                self.step += 1
+                seen += len(index)
+                if self.lr_at is not None:
+                    self._set_lr()
+                if self.classify:
+                    correct.add(((out.argmax(1) == y).sum(),))
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
@@ -285,6 +298,23 @@ class Trainer:
                 stopped = True
                 break
         return self._summarise(number, i, losses, correct, norms, seen, stopped)
+
+    def _replay(self, chunk: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+        """A full batch's step from the CUDA graph: (loss,) or (loss, correct); None when
+        the step is to run eagerly (no graph, the last partial batch, a failed capture)."""
+        if self.graph is None or len(chunk) != self.batch_size:
+            return None
+        try:
+            loss, hits = self.graph.step(chunk)
+        except graphs.CaptureFailed as err:
+            self.graph = None
+            print(f"dmt-tui: CUDA graph capture failed, training without it: {err}",
+                  file=sys.stderr, flush=True)
+            return None
+        if self.grad_stats:
+            assert self.session.flat is not None
+            self.session.flat.keep_last()
+        return (loss,) if hits is None else (loss, hits)
 
     def _stop_now(self, step: int) -> bool:
         """One process stops at once. Ranks must stop at the same step, so they agree on it

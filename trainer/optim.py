@@ -8,6 +8,7 @@ instead of an LRScheduler call.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,15 +37,22 @@ OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.o
 }
 
 
-def build_optimizer(params: Iterable[nn.Parameter], opt: dict[str, Any]) -> torch.optim.Optimizer:
+CAPTURABLE = frozenset({"adam", "adamw", "rmsprop"})  # take capturable=True
+
+
+def build_optimizer(params: Iterable[nn.Parameter], opt: dict[str, Any],
+                    capturable: bool = False) -> torch.optim.Optimizer:
     """The preset's optimizer, as one fused kernel where this torch and device have it.
 
     A small model's step is dominated by per-tensor dispatch; the fused (else multi-tensor)
     implementation cuts an Adam step on a [16,16,16] MLP by about a third on a CPU. The maths
-    is PyTorch's, so results match the default implementation to rounding."""
+    is PyTorch's, so results match the default implementation to rounding. `capturable`:
+    its steps will be captured in a CUDA graph (trainer.graphs), which Adam, AdamW and
+    RMSprop must be told."""
     params = list(params)
     make = OPTIMIZERS[opt["name"]]
-    for implementation in ({"fused": True}, {"foreach": True}):
+    extra = {"capturable": True} if capturable and opt["name"] in CAPTURABLE else {}
+    for implementation in ({"fused": True, **extra}, {"foreach": True, **extra}):
         chosen = {**opt, "_implementation": implementation}
         if _steps(make, chosen, params[0]):
             return make(params, chosen)
@@ -59,7 +67,9 @@ def _steps(make: Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.optim.
     probe = nn.Parameter(torch.zeros(1, device=like.device, dtype=like.dtype))
     probe.grad = torch.zeros_like(probe)
     try:
-        make([probe], opt).step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a capturable one warns when stepped uncaptured
+            make([probe], opt).step()
     except (RuntimeError, TypeError, ValueError):
         return False  # this torch or device has no such implementation of it
     return True
