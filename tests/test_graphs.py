@@ -18,20 +18,15 @@ class DirectStep(graphs.StepGraph):
     fails, as an op that refuses capture would make it."""
 
     def __init__(self, trainer: loop.Trainer, fail_at: int | None = None) -> None:
-        self.session, self.loss_fn = trainer.session, trainer.loss_fn
-        self.classify = trainer.classify
-        self.index = torch.zeros(trainer.batch_size, dtype=torch.long)
-        self.graph = None
+        super().__init__(trainer.session, trainer.loss_fn, trainer.classify,
+                         trainer.batch_size, trainer.grad_stats)
         self.steps, self.fail_at = 0, fail_at
 
-    def step(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _run(self) -> None:
         self.steps += 1
         if self.steps == self.fail_at:
             raise graphs.CaptureFailed("operation not permitted when stream is capturing")
-        self.index.copy_(rows)
         self._body()
-        assert self._loss is not None
-        return self._loss.clone(), None if self._hits is None else self._hits.clone()
 
 
 def epochs(preset: str, graph: Any = None, n: int = 3) -> tuple[list[Any], loop.Trainer]:

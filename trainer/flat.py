@@ -43,6 +43,7 @@ class FlatParameters:
         self._block = torch.empty(0)
         self._rows: list[torch.Tensor] = []
         self._filled = 0
+        self._row_index: torch.Tensor | None = None  # the row count on the device, if kept
         self._reduced: list[torch.Tensor] = []
 
     def backward(self, loss: torch.Tensor, keep: bool) -> None:
@@ -59,11 +60,32 @@ class FlatParameters:
         torch.cat([g.reshape(-1) for g in grads], out=row)
         self.param.grad = row
         self._filled += 1
+        if self._row_index is not None:  # an eager step between replayed ones
+            self._row_index.add_(1)
 
-    def keep_last(self) -> None:
-        """Keep the gradient in the fixed buffer as the block's next row: a step replayed
-        from a CUDA graph (trainer.graphs) writes its gradient there. One copy."""
-        self._next_row().copy_(self._grad)
+    # Steps replayed from a CUDA graph (trainer.graphs) keep their gradient inside the graph,
+    # at the row that a counter on the device names, so keeping it launches nothing. The
+    # host counts the same rows (`_filled`) to know when the block is full.
+
+    def count_rows_on_device(self) -> None:
+        """Make the block now (a graph holds its address) and count its rows on the device."""
+        if not self._rows:
+            self._make_block()
+        self._row_index = torch.zeros(1, dtype=torch.long, device=self.param.device)
+
+    def make_room(self) -> None:
+        """Before a replayed step: reduce a full block."""
+        if self._filled == len(self._rows):
+            self._reduce()
+
+    def keep_in_graph(self) -> None:
+        """(Captured.) The gradient in the fixed buffer into the counted row; count it."""
+        assert self._row_index is not None, "count_rows_on_device first"
+        self._block.index_copy_(0, self._row_index, self._grad.unsqueeze(0))
+        self._row_index.add_(1)
+
+    def kept_in_graph(self) -> None:
+        """After a replayed step: the host's count of its row."""
         self._filled += 1
 
     def _next_row(self) -> torch.Tensor:
@@ -89,6 +111,8 @@ class FlatParameters:
             self._reduced.append(torch.cat([segments[:, :-1],
                                             segments.sum(1, keepdim=True)], 1))
             self._filled = 0
+            if self._row_index is not None:
+                self._row_index.zero_()
 
     def take_norms(self) -> torch.Tensor | None:
         """(steps, layers + 1) L2 norms of the steps kept since the last call, in float64

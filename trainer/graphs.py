@@ -48,13 +48,15 @@ class StepGraph:
     (None for regression), copies on the device that the next step leaves alone."""
 
     def __init__(self, session: Session, loss_fn: Callable[..., torch.Tensor], classify: bool,
-                 batch_size: int) -> None:
-        assert session.flat is not None and session.device.type == "cuda"
+                 batch_size: int, keep: bool) -> None:
+        assert session.flat is not None
         self.session, self.loss_fn, self.classify = session, loss_fn, classify
+        self.keep = keep  # gradient statistics: each step's gradient into the block
+        if keep:
+            session.flat.count_rows_on_device()
         self.index = torch.zeros(batch_size, dtype=torch.long, device=session.device)
         self.graph: torch.cuda.CUDAGraph | None = None
         self._warm = 0
-        self._side = torch.cuda.Stream(session.device)
         self._loss: torch.Tensor | None = None
         self._hits: torch.Tensor | None = None
         # The eager steps around the graph (warm-up, last batches) use the same capturable
@@ -70,24 +72,37 @@ class StepGraph:
         out = s.model(x)
         loss = self.loss_fn(out, y)
         s.flat.backward(loss, keep=False)  # into the flat gradient buffer, the same each step
+        if self.keep:
+            s.flat.keep_in_graph()
         s.optimizer.step()
         self._loss = loss.detach()
         self._hits = (out.argmax(1) == y).sum() if self.classify else None
 
     def step(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        flat = self.session.flat
+        assert flat is not None
+        if self.keep:
+            flat.make_room()
         self.index.copy_(rows)
-        if self.graph is None and self._warm < WARMUP_STEPS:
-            self._side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(self._side):
-                self._body()
-            torch.cuda.current_stream().wait_stream(self._side)
-            self._warm += 1
-        else:
-            if self.graph is None:
-                self.graph = self._capture()
-            self.graph.replay()
+        self._run()
+        if self.keep:
+            flat.kept_in_graph()
         assert self._loss is not None
         return self._loss.clone(), None if self._hits is None else self._hits.clone()
+
+    def _run(self) -> None:
+        """The step's work: warm-up on a side stream, then the capture, then replays."""
+        if self.graph is None and self._warm < WARMUP_STEPS:
+            side = torch.cuda.Stream(self.session.device)
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                self._body()
+            torch.cuda.current_stream().wait_stream(side)
+            self._warm += 1
+            return
+        if self.graph is None:
+            self.graph = self._capture()
+        self.graph.replay()
 
     def _capture(self) -> torch.cuda.CUDAGraph:
         """Record the step (capture runs none of it); CaptureFailed when an op refuses."""

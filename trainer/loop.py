@@ -228,7 +228,8 @@ class Trainer:
         self._grad_stacks: list[torch.Tensor] = []  # under DDP, those epochs' norms
         self._grad_read_at = -math.inf  # monotonic time of the last read of norms
         # full batches replayed from a CUDA graph, where the run allows (trainer.graphs)
-        self.graph = graphs.StepGraph(session, self.loss_fn, self.classify, self.batch_size) \
+        self.graph = graphs.StepGraph(session, self.loss_fn, self.classify, self.batch_size,
+                                      self.grad_stats) \
             if graphs.wanted(config, session.device, session.ranks) else None
 
     def _set_lr(self) -> None:
@@ -311,9 +312,6 @@ class Trainer:
             print(f"dmt-tui: CUDA graph capture failed, training without it: {err}",
                   file=sys.stderr, flush=True)
             return None
-        if self.grad_stats:
-            assert self.session.flat is not None
-            self.session.flat.keep_last()
         return (loss,) if hits is None else (loss, hits)
 
     def _stop_now(self, step: int) -> bool:
