@@ -131,3 +131,19 @@ async def wait_for_text(pilot: Pilot[Any], *texts: str, timeout: float = 90.0) -
     await wait_for(pilot, lambda: all(t in screen_text(pilot.app) for t in texts),
                    " and ".join(repr(t) for t in texts), timeout)
     return screen_text(pilot.app)
+
+
+@pytest.fixture
+def layout_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Grows by one at every layout pass of any screen (Screen._refresh_layout)."""
+    from textual.screen import Screen
+
+    passes: list[int] = []
+    real = Screen._refresh_layout
+
+    def counted(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
+        passes.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    return passes

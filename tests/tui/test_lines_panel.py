@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.screen import Screen
 
 from tui.lines_panel import LinesPanel
 
@@ -23,16 +20,9 @@ def on_screen(panel: LinesPanel) -> str:
     return "\n".join(panel.render_line(y).text for y in range(panel.outer_size.height))
 
 
-async def test_same_height_redraws_skip_the_layout_and_new_heights_resize(monkeypatch:
-                                                                         Any) -> None:
-    layouts = []
-    real = Screen._refresh_layout
-
-    def counted(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
-        layouts.append(1)
-        real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+async def test_same_height_redraws_skip_the_layout_and_new_heights_resize(
+        layout_passes: list[int]) -> None:
+    layouts = layout_passes
     app = OnePanel()
     async with app.run_test(size=(60, 20)) as pilot:
         panel = app.query_one(LinesPanel)

@@ -171,14 +171,13 @@ def test_goodbye_counts_runs_still_training(recorded_runs: Path, tmp_path: Path)
 
 
 async def test_a_live_run_redraws_epoch_after_epoch_without_laying_the_screen_out(
-        tmp_path: Path, monkeypatch: Any) -> None:
+        tmp_path: Path, layout_passes: list[int]) -> None:
     """Each new epoch redraws every panel, but no panel changes size, so no layout pass of
     the whole screen (4-6 ms at 120x36) should run: they once ran for every epoch."""
     import copy
     import time
 
     import yaml
-    from textual.screen import Screen
 
     from trainer.record import RunRecord
 
@@ -191,14 +190,7 @@ async def test_a_live_run_redraws_epoch_after_epoch_without_laying_the_screen_ou
         if event["type"] != "end":
             record.apply(event)
     record.status = {"state": "running", "pid": os.getpid(), "updated": time.time()}
-    layouts = []
-    real = Screen._refresh_layout
-
-    def counted(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
-        layouts.append(1)
-        real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    layouts = layout_passes
     app = DmtApp(tmp_path / "empty")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.screen
