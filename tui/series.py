@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 Point = tuple[float, float]
@@ -134,41 +135,59 @@ def _grouped(series: list[Point], lows: list[int], highs: list[int],
     return kept
 
 
+@dataclass
+class _Run:
+    """What EventPoints holds of one run on one axis."""
+
+    first: dict[str, Any] | None  # the run's first event: which run this is
+    positive: frozenset[str]
+    read: int = 0  # events already in `points`
+    points: dict[str, list[Point]] = field(default_factory=dict)
+    decimators: dict[str, Decimator] = field(default_factory=dict)
+
+
 class EventPoints:
     """Points of some fields of a growing list of events (`epoch` or `grad`), extended by the
     events that arrived since the last call: a redraw of a 10,000-epoch run would otherwise
-    check every value of every series four times a second."""
+    check every value of every series four times a second. The last KEEP_RUNS runs shown
+    are kept, so going back to one (the selection moving up and down the runs list) costs
+    nothing either."""
+
+    KEEP_RUNS = 4
 
     def __init__(self, fields: Mapping[str, Callable[[dict[str, Any]], Any]],
                  x: Callable[[dict[str, Any]], Any] = lambda event: event.get("epoch")) -> None:
         self.fields, self.x = dict(fields), x
-        self._first: dict[str, Any] | None = None  # the first event: which run this is
-        self._positive: frozenset[str] = frozenset()
-        self._read = 0  # events already in `_points`
-        self._points: dict[str, list[Point]] = {}
-        self._decimators = {name: Decimator() for name in self.fields}
+        self._runs: list[_Run] = [self._new(None, frozenset())]  # the current run first
+
+    def _new(self, first: dict[str, Any] | None, positive: frozenset[str]) -> _Run:
+        return _Run(first, positive, 0, {name: [] for name in self.fields},
+                    {name: Decimator() for name in self.fields})
 
     def update(self, events: list[dict[str, Any]],
                positive: Iterable[str] = ()) -> dict[str, list[Point]]:
         """Each field's points (see `points`); the fields in `positive` keep only y > 0."""
         wanted = frozenset(positive)
         first = events[0] if events else None
-        # Another run, another axis, or the history read again (a new first event object,
-        # held here so that its id cannot be reused): start over.
-        if first is not self._first or wanted != self._positive or len(events) < self._read:
-            self._first, self._positive, self._read = first, wanted, 0
-            self._points = {name: [] for name in self.fields}
-        new = events[self._read:]
+        # The run is known by its first event object, held here so that its id cannot be
+        # reused; the history read again from disk is a new object, and starts over.
+        run = next((r for r in self._runs if r.first is first and r.positive == wanted
+                    and r.read <= len(events)), None)
+        if run is None:
+            run = self._new(first, wanted)
+        self._runs = [run, *[r for r in self._runs if r is not run]][:self.KEEP_RUNS]
+        new = events[run.read:]
         xs = [self.x(e) for e in new]
         for name, y in self.fields.items():
-            self._points[name] += points(xs, [y(e) for e in new], positive=name in wanted)
-        self._read = len(events)
-        return self._points
+            run.points[name] += points(xs, [y(e) for e in new], positive=name in wanted)
+        run.read = len(events)
+        return run.points
 
     def decimated(self, name: str, buckets: int) -> list[Point]:
         """`decimate(points, buckets)` of a field as of the last `update`, kept up as the
         series grows."""
-        return self._decimators[name](self._points.get(name, []), buckets)
+        run = self._runs[0]
+        return run.decimators[name](run.points.get(name, []), buckets)
 
 
 def log10_points(series: list[Point]) -> list[Point]:

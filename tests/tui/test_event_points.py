@@ -37,3 +37,30 @@ def test_another_run_or_axis_or_a_history_read_again_starts_over() -> None:
     again[3]["val_loss"] = 5.0
     assert cache.update(again)["val"] == fresh(again)
     assert cache.update(again[:5])["val"] == fresh(again[:5])  # fewer events than before
+
+
+def test_going_back_to_a_recent_run_reads_only_its_new_events() -> None:
+    reads: list[int] = []
+
+    def loss(event: dict[str, Any]) -> Any:
+        reads.append(event["epoch"])
+        return event["loss"]
+
+    series = EventPoints({"loss": loss})
+    a = [{"epoch": n, "loss": 1.0 / n} for n in range(1, 101)]
+    b = [{"epoch": n, "loss": 2.0 / n} for n in range(1, 51)]
+    series.update(a)
+    series.update(b)
+    reads.clear()
+    a.append({"epoch": 101, "loss": 0.5})
+    assert series.update(a)["loss"][-2:] == [(100.0, 0.01), (101.0, 0.5)]
+    assert reads == [101]  # run a's first 100 epochs were not read again
+    assert len(series.decimated("loss", 10)) <= 20
+    reads.clear()
+    series.update([dict(e) for e in a])  # its history read again from disk: new objects
+    assert len(reads) == 101
+    for k in range(EventPoints.KEEP_RUNS):  # enough other runs push run b out
+        series.update([{"epoch": 1, "loss": float(k)}])
+    reads.clear()
+    series.update(b)
+    assert len(reads) == 50
