@@ -9,7 +9,6 @@ losses, correct counts and gradient norms on the device and reads them back once
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +21,8 @@ import torch
 from torch import nn
 
 from trainer import distributed, graphs, rundir
-from trainer.config import ConfigError
 from trainer.data import Dataset, load_dataset
+from trainer.device import pick_device
 from trainer.distributed import SINGLE, Ranks
 from trainer.flat import FlatParameters
 from trainer.host import CoreShare, Silent, StopRequest
@@ -63,30 +62,6 @@ class Session:
     def __post_init__(self) -> None:
         if self.net is None:
             self.net = self.model
-
-
-def pick_device(name: str, ranks: Ranks = SINGLE) -> torch.device:
-    """`auto` is the first visible CUDA device (CUDA_VISIBLE_DEVICES applies), else the CPU.
-    Under torchrun, `auto` and `cuda` mean this rank's own GPU, cuda:LOCAL_RANK."""
-    if name == "auto" and not torch.cuda.is_available():
-        return torch.device("cpu")
-    if name in ("auto", "cuda") and ranks.enabled:
-        name = f"cuda:{ranks.local_rank}"
-    if name == "auto":
-        return torch.device("cuda:0")
-    if name == "cpu":
-        return torch.device("cpu")
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    shown = f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else ""
-    if not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name} was asked for, but no CUDA device is "
-                          f"visible{shown}; use auto or cpu")
-    index = int(name.partition(":")[2] or 0)
-    if index >= torch.cuda.device_count():
-        raise ConfigError(f"train.device: {name} was asked for, but {torch.cuda.device_count()} "
-                          f"CUDA device(s) are visible{shown}: cuda:0 to "
-                          f"cuda:{torch.cuda.device_count() - 1}")
-    return torch.device("cuda", index)
 
 
 def prepare(config: dict[str, Any], runs_dir: Path | None = None,
