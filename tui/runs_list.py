@@ -5,10 +5,12 @@ sorts; the title says which filter and order are on."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from trainer import rundir
 from trainer.record import RunRecord
@@ -136,6 +138,14 @@ class RunsList(DataTable[Text | str]):
         return [str(row.key.value) for row in self.ordered_rows]
 
     # ---- keeping the rows in step ---------------------------------------------------------
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Textual measures new rows' columns on idle, after they may have been drawn, and
+        keeps drawn cells and lines under keys that the new widths leave valid: under load
+        the first row and the header stayed cut to the header's widths ("finis  202") until
+        the next change. A new update count makes every cache key new."""
+        super()._update_dimensions(new_rows)
+        self._update_count += 1
 
     def _sync(self) -> None:
         wanted = sorted((r for r in self.records.values()
