@@ -24,10 +24,10 @@ def unfrozen() -> Iterator[None]:
 
 async def test_the_app_freezes_its_startup_objects_when_asked(recorded_runs: Path,
                                                               unfrozen: None) -> None:
-    app = DmtApp(recorded_runs, freeze_after_s=0.2)
+    app = DmtApp(recorded_runs, freeze_after_s=3.0)  # an app starts well inside 3 s
     async with app.run_test(size=(120, 36)) as pilot:
         assert gc.get_freeze_count() == 0  # not before the delay
-        await wait_for(pilot, lambda: gc.get_freeze_count() > 0, "gc.freeze", timeout=10)
+        await wait_for(pilot, lambda: gc.get_freeze_count() > 0, "gc.freeze", timeout=20)
         assert gc.get_freeze_count() > 10_000  # modules, classes, the screens: all of them
 
 
