@@ -38,7 +38,7 @@ from figures import Figure  # noqa: E402
 from pty_app import FIRST_FRAME, PtyApp  # noqa: E402
 from synthetic_runs import grad_marker, run_markers  # noqa: E402
 
-from trainer import rundir  # noqa: E402
+from dmt_tui import rundir  # noqa: E402
 
 BUDGET_LAG_MS, BUDGET_KEY_MS = 50.0, 100.0
 PROBE_S = 0.010  # the lag probe's sleep
@@ -58,7 +58,7 @@ async def lag_probe(samples: list[tuple[float, float]]) -> None:
 
 
 async def probed_app(runs_dir: Path, lag_file: Path) -> None:
-    from tui.app import FREEZE_AFTER_S, DmtApp
+    from dmt_tui.app.app import FREEZE_AFTER_S, DmtApp
 
     samples: list[tuple[float, float]] = []
     probe = asyncio.create_task(lag_probe(samples))

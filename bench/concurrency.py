@@ -18,7 +18,8 @@ ARGS = ["--quiet", "--set", "train.epochs=8", "--set", "data.n_samples=8000",
 
 
 def command(runs_dir: str, i: int) -> list[str]:
-    return [sys.executable, "-m", "trainer", "train", "mlp-relu-spiral", "--runs-dir", runs_dir,
+    return [sys.executable, "-m", "dmt_tui.trainer", "train",
+            "mlp-relu-spiral", "--runs-dir", runs_dir,
             "--set", f"name=concurrent-{i}", *ARGS]
 
 

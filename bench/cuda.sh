@@ -21,7 +21,7 @@ torch.__version__, torch.cuda.get_device_name(0), torch.cuda.device_count(), 'vi
 timeout 180 python3 -m pytest -q -p no:cacheprovider -rA tests/test_cuda.py \
     tests/test_graphs.py tests/test_host_reads.py tests/test_flat.py 2>&1 | tee "$out/tests.txt"
 runs=$(mktemp -d)
-timeout 60 python3 -m trainer train mlp-relu-spiral --runs-dir "$runs" \
+timeout 60 python3 -P -m dmt_tui.trainer train mlp-relu-spiral --runs-dir "$runs" \
     --set train.epochs=20 --set early_stopping.patience=0 2>&1 | tail -25 | tee "$out/run.txt"
 cp "$runs"/*/events.jsonl "$out/events.jsonl" 2>/dev/null
 options=("$@")

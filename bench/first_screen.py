@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from trainer import rundir  # noqa: E402 - torch-free; after the path, to run from a checkout
+from dmt_tui import rundir  # noqa: E402 - torch-free; after the path, to run from a checkout
 
 RECORDED = ROOT / "tests" / "data" / "recorded"
 FIRST_FRAME = b"New run"  # the footer: the layout is on screen

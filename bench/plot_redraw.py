@@ -31,14 +31,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import tui.monitor  # noqa: E402
-from trainer.record import RunRecord  # noqa: E402
-from tui.app import DmtApp  # noqa: E402
-from tui.grad_panel import GradPanel  # noqa: E402
-from tui.loss_panel import LOSSES, SERIES, LossPanel, _field, _line  # noqa: E402
-from tui.monitor import MonitorScreen  # noqa: E402
-from tui.plot import Plot  # noqa: E402
-from tui.series import EventPoints  # noqa: E402
+import dmt_tui.app.monitor  # noqa: E402
+from dmt_tui.app.app import DmtApp  # noqa: E402
+from dmt_tui.app.grad_panel import GradPanel  # noqa: E402
+from dmt_tui.app.loss_panel import LOSSES, SERIES, LossPanel, _field, _line  # noqa: E402
+from dmt_tui.app.monitor import MonitorScreen  # noqa: E402
+from dmt_tui.app.plot import Plot  # noqa: E402
+from dmt_tui.app.series import EventPoints  # noqa: E402
+from dmt_tui.rundir.record import RunRecord  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import Figure  # noqa: E402
@@ -224,13 +224,13 @@ async def measure(args: argparse.Namespace) -> list[tuple[str, list[Redraw]]]:
             ("loss, 3 series, log y", await time_redraws(record, LossPanel, args.repeat,
                                                                log_y)),
         ]
-        real = tui.monitor.LossPanel
-        tui.monitor.LossPanel = FourSeriesLossPanel  # type: ignore[misc]
+        real = dmt_tui.app.monitor.LossPanel
+        dmt_tui.app.monitor.LossPanel = FourSeriesLossPanel  # type: ignore[misc]
         try:
             rows.append((f"loss, 4 series (+ train acc), {args.epochs} epochs",
                          await time_redraws(record, LossPanel, args.repeat)))
         finally:
-            tui.monitor.LossPanel = real  # type: ignore[misc]
+            dmt_tui.app.monitor.LossPanel = real  # type: ignore[misc]
         rows.append((f"gradient norms, {args.layers} layers, 3 plots",
                      await time_redraws(record, GradPanel, args.repeat)))
         return rows

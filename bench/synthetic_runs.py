@@ -27,8 +27,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from trainer import rundir  # noqa: E402 - torch-free; after the path, to run from a checkout
-from tui.format import number  # noqa: E402
+from dmt_tui import rundir  # noqa: E402 - torch-free; after the path, to run from a checkout
+from dmt_tui.app.format import number  # noqa: E402
 
 RECORDED_CONFIG = ROOT / "tests" / "data" / "recorded" / "20261126-154811-deep-sigmoid-vanishing"
 HIDDEN = [32, 32, 32]  # the built-in presets' usual size: four layers in `grad` events

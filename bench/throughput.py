@@ -32,12 +32,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from presets import list_presets, load_preset  # noqa: E402
-from trainer import engine, loop, rundir  # noqa: E402
-from trainer.config import load  # noqa: E402
-from trainer.host import Silent, StopRequest  # noqa: E402
-from trainer.optim import OPTIMIZERS  # noqa: E402
-from trainer.syncs import CountSyncs  # noqa: E402
+from dmt_tui import rundir
+from dmt_tui.presets import list_presets, load_preset  # noqa: E402
+from dmt_tui.presets.schema import load  # noqa: E402
+from dmt_tui.trainer import engine, loop  # noqa: E402
+from dmt_tui.trainer.host import Silent, StopRequest  # noqa: E402
+from dmt_tui.trainer.optim import OPTIMIZERS  # noqa: E402
+from dmt_tui.trainer.syncs import CountSyncs  # noqa: E402
 
 SMALL_MODEL = ["name=bench-small", "data.dataset=spiral", "data.n_samples=25000",
                "data.val_fraction=0.2", "model.hidden=[16,16,16]", "model.activation=relu",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainer.record import RunRecord, load_runs  # noqa: E402
+from dmt_tui.rundir.record import RunRecord, load_runs  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:
@@ -32,7 +32,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = subprocess.Popen(
-            [sys.executable, "-m", "trainer", "train", "mlp-relu-spiral", "--runs-dir", tmp,
+            [sys.executable, "-m", "dmt_tui.trainer", "train", "mlp-relu-spiral", "--runs-dir", tmp,
              "--quiet", "--set", f"train.epochs={args.epochs}", "--set",
              "early_stopping.patience=0", "--set", "data.n_samples=640",
              "--set", "train.batch_size=64"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer.config import ConfigError, load_file, parse_yaml
+from dmt_tui.presets.schema import ConfigError, load_file, parse_yaml
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 

@@ -64,7 +64,8 @@ def crashed_runs(factory: pytest.TempPathFactory) -> Path:
     if "crashed" not in _made:
         runs_dir = factory.mktemp("crashed")
         trainer = subprocess.Popen(
-            [sys.executable, "-m", "trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
+            [sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam",
+             "--runs-dir", str(runs_dir),
              "--quiet", "--set", "train.epochs=100000", "--set", "early_stopping.patience=0",
              "--set", "data.n_samples=400"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

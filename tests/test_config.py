@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from presets import BUILTIN_DIR, list_presets, load_preset
-from trainer import config as cfg
+from dmt_tui.presets import BUILTIN_DIR, list_presets, load_preset
+from dmt_tui.presets import schema as cfg
 
 
 def test_every_default_is_filled_and_round_trips() -> None:

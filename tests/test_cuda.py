@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 import torch
 
-from presets import load_preset
-from trainer import loop, rundir
-from trainer.checkpoint import load_checkpoint
-from trainer.host import Silent, StopRequest
-from trainer.record import RunRecord
-from trainer.syncs import CountSyncs
+from dmt_tui import rundir
+from dmt_tui.presets import load_preset
+from dmt_tui.rundir.record import RunRecord
+from dmt_tui.trainer import loop
+from dmt_tui.trainer.checkpoint import load_checkpoint
+from dmt_tui.trainer.host import Silent, StopRequest
+from dmt_tui.trainer.syncs import CountSyncs
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU: torch.cuda.is_available() is False")
@@ -31,8 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def train(runs_dir: Path, *sets: str, env: dict[str, str] | None = None
           ) -> subprocess.CompletedProcess[str]:
-    """`python -m trainer train xor-adam` (3 epochs) in a fresh interpreter."""
-    args = [sys.executable, "-m", "trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
+    """`python -m dmt_tui.trainer train xor-adam` (3 epochs) in a fresh interpreter."""
+    args = [sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam",
+            "--runs-dir", str(runs_dir),
             "--quiet", "--set", "train.epochs=3", "--set", "data.n_samples=400"]
     for item in sets:
         args += ["--set", item]

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.config import ConfigError, load
-from trainer.data import GENERATED, SHIPPED_TABLES, load_dataset, split_indices
+from dmt_tui.presets.schema import ConfigError, load
+from dmt_tui.trainer.data import GENERATED, SHIPPED_TABLES, load_dataset, split_indices
 
 
 def data_section(**keys: object) -> dict:

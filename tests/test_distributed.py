@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from dmt_tui.rundir.record import RunRecord, load_runs
 from tests.conftest import run_cli, wait_until
-from trainer.record import RunRecord, load_runs
 
 SMALL = ["--set", "data.n_samples=800", "--set", "train.batch_size=64"]
 FOREVER = ["--set", "train.epochs=100000", "--set", "early_stopping.patience=0"]
@@ -58,7 +58,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path) -> N
 def test_a_users_own_torchrun_makes_one_run(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-         "-m", "trainer", "train", "xor-sgd", "--runs-dir", str(tmp_path), "--quiet",
+         "-m", "dmt_tui.trainer", "train", "xor-sgd", "--runs-dir", str(tmp_path), "--quiet",
          "--set", "train.epochs=2", *SMALL], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     (record,) = load_runs(tmp_path)
@@ -116,8 +116,8 @@ def test_nproc_must_be_a_positive_whole_number() -> None:
 
 
 async def test_the_app_shows_a_data_parallel_run_like_any_other(tmp_path: Path) -> None:
+    from dmt_tui.app.app import DmtApp
     from tests.tui.conftest import wait_for_text
-    from tui.app import DmtApp
 
     done = run_cli("train", "xor-adam", "--runs-dir", str(tmp_path), "--quiet", "--nproc", "2",
                    "--set", "train.epochs=3", *SMALL, timeout=180)

@@ -17,10 +17,11 @@ import pytest
 import torch
 import yaml
 
+from dmt_tui import rundir
+from dmt_tui.presets.schema import load
+from dmt_tui.rundir.record import RunRecord
+from dmt_tui.trainer import cli, engine, loop
 from tests.conftest import wait_until
-from trainer import cli, engine, loop, rundir
-from trainer.config import load
-from trainer.record import RunRecord
 
 FAST = ["train.epochs=4", "data.n_samples=400"]
 START_FIELDS = {"type", "time", "run_id", "preset", "device", "torch_version", "n_params",
@@ -181,7 +182,7 @@ def test_deep_sigmoid_gradients_vanish_toward_the_input(runs_dir: Path) -> None:
 
 def test_noam_lr_in_epoch_events_is_the_last_steps(runs_dir: Path) -> None:
     _, run_dir = train(runs_dir, "noam-warmup-spiral", "train.epochs=2", "data.n_samples=400")
-    from trainer.optim import noam_lr
+    from dmt_tui.trainer.optim import noam_lr
 
     epochs = [e for e in events_of(run_dir) if e["type"] == "epoch"]
     steps = events_of(run_dir)[0]["steps_per_epoch"]
@@ -214,7 +215,7 @@ def _epochs_written(runs_dir: Path) -> int:
 
 def test_sigterm_ends_the_run_stopped_with_its_data(runs_dir: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
+        [sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
          "--quiet", "--set", "train.epochs=100000", "--set", "early_stopping.patience=0"])
     try:
         wait_until(lambda: _epochs_written(runs_dir) >= 2)
@@ -235,8 +236,8 @@ def test_sigterm_ends_the_run_stopped_with_its_data(runs_dir: Path) -> None:
 def test_a_launched_trainer_outlives_the_process_that_started_it(runs_dir: Path) -> None:
     # The parent launches a run, prints the trainer's pid and exits at once.
     script = (
-        "import sys; from pathlib import Path; from presets import load_preset; "
-        "from trainer.launch import launch; "
+        "import sys; from pathlib import Path; from dmt_tui.presets import load_preset; "
+        "from dmt_tui.rundir.launch import launch; "
         "c = load_preset('xor-adam', ['train.epochs=150', 'data.n_samples=400', "
         "'early_stopping.patience=0']); "
         f"d, p = launch(c, Path({str(runs_dir)!r})); print(p.pid)"

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 import torch
 
+from dmt_tui import rundir
+from dmt_tui.presets.schema import load
+from dmt_tui.rundir.record import RunRecord, load_runs
+from dmt_tui.trainer import engine, loop
+from dmt_tui.trainer.checkpoint import load_checkpoint
 from tests.conftest import run_cli, wait_until
-from trainer import engine, loop, rundir
-from trainer.checkpoint import load_checkpoint
-from trainer.config import load
-from trainer.record import RunRecord, load_runs
 
 LONG = ["--set", "train.epochs=100000", "--set", "early_stopping.patience=0",
         "--set", "data.n_samples=400"]
@@ -35,7 +36,7 @@ def epochs_in(run_dir: Path) -> int:
 
 
 def test_sigkill_mid_epoch_reads_as_crashed_with_every_epoch_kept(runs_dir: Path) -> None:
-    trainer = subprocess.Popen([sys.executable, "-m", "trainer", "train", "xor-adam",
+    trainer = subprocess.Popen([sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam",
                                 "--runs-dir", str(runs_dir), "--quiet", *LONG])
     try:
         wait_until(lambda: epochs_in(only_run(runs_dir)) >= 3)
@@ -72,8 +73,8 @@ def test_runs_outlive_the_app_that_launched_them(runs_dir: Path, how: str) -> No
     """The launching process dies (killed, or its terminal hangs up its process group)
     with two runs training: both finish, and a new reader sees every epoch."""
     script = (
-        "import time; from pathlib import Path; from presets import load_preset; "
-        "from trainer.launch import launch; "
+        "import time; from pathlib import Path; from dmt_tui.presets import load_preset; "
+        "from dmt_tui.rundir.launch import launch; "
         f"[launch(load_preset(p, ['train.epochs=40', 'data.n_samples=400', "
         f"'early_stopping.patience=0']), Path({str(runs_dir)!r})) "
         "for p in ('xor-adam', 'xor-sgd')]; print('launched', flush=True); time.sleep(600)"
@@ -98,7 +99,7 @@ def test_runs_outlive_the_app_that_launched_them(runs_dir: Path, how: str) -> No
 
 
 def test_eight_runs_at_once_all_finish(runs_dir: Path) -> None:
-    trainers = [subprocess.Popen([sys.executable, "-m", "trainer", "train", preset,
+    trainers = [subprocess.Popen([sys.executable, "-m", "dmt_tui.trainer", "train", preset,
                                   "--runs-dir", str(runs_dir), "--quiet",
                                   "--set", "train.epochs=60", "--set", "data.n_samples=2000",
                                   "--set", "early_stopping.patience=0",

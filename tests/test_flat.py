@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from trainer import flat as flat_module
-from trainer.config import load
-from trainer.flat import FlatParameters
-from trainer.models import build_model
-from trainer.optim import build_optimizer
+from dmt_tui.presets.schema import load
+from dmt_tui.trainer import flat as flat_module
+from dmt_tui.trainer.flat import FlatParameters
+from dmt_tui.trainer.models import build_model
+from dmt_tui.trainer.optim import build_optimizer
 
 MODEL = load("name: x", "x", ["model.hidden=[8,8]", "model.activation=tanh"])["model"]
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import torch
 
-from presets import load_preset
-from trainer import graphs, loop
-from trainer.host import Silent, StopRequest
+from dmt_tui.presets import load_preset
+from dmt_tui.trainer import graphs, loop
+from dmt_tui.trainer.host import Silent, StopRequest
 
 
 class DirectStep(graphs.StepGraph):

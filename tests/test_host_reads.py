@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from presets import load_preset
-from trainer import loop
-from trainer.host import Silent, StopRequest
-from trainer.syncs import CountSyncs
+from dmt_tui.presets import load_preset
+from dmt_tui.trainer import loop
+from dmt_tui.trainer.host import Silent, StopRequest
+from dmt_tui.trainer.syncs import CountSyncs
 
 
 def test_an_epoch_reads_the_device_once(monkeypatch: Any) -> None:

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from trainer.config import ACTIVATIONS as ACTIVATION_NAMES
-from trainer.config import load
-from trainer.models import ACTIVATIONS, build_model, linear_layers
+from dmt_tui.presets.schema import ACTIVATIONS as ACTIVATION_NAMES
+from dmt_tui.presets.schema import load
+from dmt_tui.trainer.models import ACTIVATIONS, build_model, linear_layers
 
 X = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=torch.float64)
 

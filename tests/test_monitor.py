@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from trainer.monitor import EarlyStopping, layer_norms, norm_histogram
+from dmt_tui.trainer.monitor import EarlyStopping, layer_norms, norm_histogram
 
 
 def test_early_stopping_counts_epochs_without_improvement() -> None:
@@ -73,7 +73,7 @@ def test_layer_norms_combine_weight_and_bias() -> None:
 def test_step_values_fold_in_order() -> None:
     import torch
 
-    from trainer.loop import StepValues
+    from dmt_tui.trainer.loop import StepValues
 
     values = StepValues()
     values.FOLD = 4  # fold often: 7 folds of 4 values and a tail of 2
@@ -87,7 +87,7 @@ def test_step_values_fold_in_order() -> None:
 
 
 def test_histograms_of_many_layers_match_numpys() -> None:
-    from trainer.monitor import norm_histograms
+    from dmt_tui.trainer.monitor import norm_histograms
 
     rng = np.random.default_rng(0)
     norms = np.exp(rng.normal(-5, 3, size=(500, 6)))

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import torch
 
-from trainer.config import OPTIMIZERS as OPTIMIZER_NAMES
-from trainer.config import SCHEDULES as SCHEDULE_NAMES
-from trainer.config import load
-from trainer.optim import OPTIMIZERS, build_optimizer, noam_lr, schedule_fn
+from dmt_tui.presets.schema import OPTIMIZERS as OPTIMIZER_NAMES
+from dmt_tui.presets.schema import SCHEDULES as SCHEDULE_NAMES
+from dmt_tui.presets.schema import load
+from dmt_tui.trainer.optim import OPTIMIZERS, build_optimizer, noam_lr, schedule_fn
 
 
 def _steps(make: object, n: int = 3) -> list[torch.Tensor]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer import rundir
-from trainer.checkpoint import load_checkpoint
+from dmt_tui import rundir
+from dmt_tui.trainer.checkpoint import load_checkpoint
 
 
 class _Payload:
@@ -78,7 +78,7 @@ def test_the_port_detector_sees_a_listening_socket() -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="needs Linux /proc")
 def test_the_trainer_opens_no_network_port(tmp_path: Path) -> None:
-    trainer = subprocess.Popen([sys.executable, "-m", "trainer", "train", "xor-adam",
+    trainer = subprocess.Popen([sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam",
                                 "--runs-dir", str(tmp_path), "--quiet", "--set",
                                 "train.epochs=100000", "--set", "early_stopping.patience=0"])
     try:

@@ -1,5 +1,5 @@
-"""The headless engine: config, data, models, optimizers, the loop and the run directory.
+"""The headless engine (`dmt_tui.trainer`): data (D), models and optimizers (M), the loop (T).
 
-Nothing here imports Textual; `config`, `rundir`, `record` and `data` do not import torch
-either, so the app can use them.
+It imports torch and never Textual; it writes runs through `dmt_tui.rundir` and reads presets
+through `dmt_tui.presets`, the torch-free foundations that the app stands on too.
 """

@@ -1,5 +1,5 @@
-"""`dmt-tui train`: one run, headless. Also `python -m trainer train ...`, which is what the
-app launches and what `torchrun -m trainer` runs."""
+"""`dmt-tui train`: one run, headless. Also `python -m dmt_tui.trainer train ...`, which is what the
+app launches and what `torchrun -m dmt_tui.trainer` runs."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from presets import load_preset, user_presets_dir
-from trainer import rundir
-from trainer.config import ConfigError, dump
-from trainer.record import RunRecord
+from dmt_tui import rundir
+from dmt_tui.presets import load_preset, user_presets_dir
+from dmt_tui.presets.schema import ConfigError, dump
+from dmt_tui.rundir.record import RunRecord
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object = None) -> None:
@@ -74,7 +74,7 @@ def train_command(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _through_torchrun(args, config)
     # torch is imported only now that the preset is known to be good: a typo answers fast.
-    from trainer import distributed, engine, loop
+    from dmt_tui.trainer import distributed, engine, loop
 
     ranks = distributed.from_env()
     session = None
@@ -138,7 +138,9 @@ def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
     """`--nproc N`: the same run as N data-parallel processes under torchrun (one node).
     This process makes the run folder, starts torchrun, passes a stop on to rank 0, and
     answers with the run's end state."""
-    from trainer.data import load_dataset  # torch-free: a bad CSV is refused before starting
+    from dmt_tui.trainer.data import (
+        load_dataset,  # torch-free: a bad CSV is refused before starting
+    )
 
     run_dir = args.run_dir
     if run_dir is None:
@@ -149,12 +151,13 @@ def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
             return fail(str(err))
         if not args.quiet:
             print(f"run {run_dir.name} in {run_dir} ({args.nproc} processes)", flush=True)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
-               f"--nproc-per-node={args.nproc}", "-m", "trainer", "train",
+    command = [sys.executable, "-P", "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+               f"--nproc-per-node={args.nproc}", "-m", "dmt_tui.trainer", "train",
                str(run_dir / rundir.CONFIG), "--run-dir", str(run_dir)]
     # In a session of its own, so the terminal's Ctrl-C reaches this process alone.
     torchrun = subprocess.Popen([*command, *(["--quiet"] if args.quiet else [])],
-                                start_new_session=True)
+                                start_new_session=True,
+                                env={**os.environ, "PYTHONSAFEPATH": "1"})  # the ranks too
 
     def pass_on(signum: int, frame: object) -> None:
         # Rank 0 takes the stop request and the ranks agree on it (`end` says `stopped`);
@@ -168,15 +171,15 @@ def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, pass_on)
     torchrun.wait()
-    from trainer.engine import EXIT_CODES  # imports torch, but only once training is over
+    from dmt_tui.trainer.engine import EXIT_CODES  # imports torch, but only once training is over
 
     end = RunRecord.load(run_dir).end
     return EXIT_CODES.get(str(end.get("state")), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m trainer train PRESET ...`: the trainer without the app."""
-    parser = argparse.ArgumentParser(prog="python -m trainer")
+    """`python -m dmt_tui.trainer train PRESET ...`: the trainer without the app."""
+    parser = argparse.ArgumentParser(prog="python -m dmt_tui.trainer")
     commands = parser.add_subparsers(dest="command", required=True)
     add_train_arguments(commands.add_parser("train", help="one run, headless"))
     args = parser.parse_args(argv)

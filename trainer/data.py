@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.config import ConfigError
+from dmt_tui.presets.schema import ConfigError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "presets" / "datasets"
 

@@ -6,8 +6,8 @@ import os
 
 import torch
 
-from trainer.config import ConfigError
-from trainer.distributed import SINGLE, Ranks
+from dmt_tui.presets.schema import ConfigError
+from dmt_tui.trainer.distributed import SINGLE, Ranks
 
 
 def pick_device(name: str, ranks: Ranks = SINGLE) -> torch.device:

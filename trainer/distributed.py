@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from trainer.rundir import pid_alive
+from dmt_tui.rundir import pid_alive
 
 STORE_KEY = "dmt-tui/error/{rank}"  # where a failing rank leaves its error for rank 0
 

@@ -15,18 +15,19 @@ from typing import Any
 
 import torch
 
-from trainer import distributed, rundir
-from trainer.checkpoint import BestWeights
-from trainer.config import ConfigError
-from trainer.distributed import SINGLE, Ranks
-from trainer.host import Heartbeat, Silent, StopRequest
-from trainer.loop import (
+from dmt_tui import rundir
+from dmt_tui.presets.schema import ConfigError
+from dmt_tui.trainer import distributed
+from dmt_tui.trainer.checkpoint import BestWeights
+from dmt_tui.trainer.distributed import SINGLE, Ranks
+from dmt_tui.trainer.host import Heartbeat, Silent, StopRequest
+from dmt_tui.trainer.loop import (
     EpochResult,
     Session,
     Trainer,
     prepare,
 )
-from trainer.monitor import EarlyStopping
+from dmt_tui.trainer.monitor import EarlyStopping
 
 EXIT_CODES = {"finished": 0, "early_stopped": 0, "failed": 1, "diverged": 3, "stopped": 4}
 

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from trainer.distributed import Ranks
+from dmt_tui.trainer.distributed import Ranks
 
 if TYPE_CHECKING:
-    from trainer.loop import Session
+    from dmt_tui.trainer.loop import Session
 
 GRAPH_OPTIMIZERS = frozenset({"adam", "adamw", "sgd", "rmsprop"})
 WARMUP_STEPS = 3  # eager steps on a side stream before the capture, as torch asks

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from trainer import rundir
+from dmt_tui import rundir
 
 
 def share_of_cores(runs_dir: Path | None) -> int:

@@ -20,15 +20,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer import distributed, graphs, rundir
-from trainer.data import Dataset, load_dataset
-from trainer.device import pick_device
-from trainer.distributed import SINGLE, Ranks
-from trainer.flat import FlatParameters
-from trainer.host import CoreShare, Silent, StopRequest
-from trainer.models import build_model, linear_layers
-from trainer.monitor import layer_norms, norm_histograms
-from trainer.optim import build_optimizer, schedule_fn
+from dmt_tui import rundir
+from dmt_tui.trainer import distributed, graphs
+from dmt_tui.trainer.data import Dataset, load_dataset
+from dmt_tui.trainer.device import pick_device
+from dmt_tui.trainer.distributed import SINGLE, Ranks
+from dmt_tui.trainer.flat import FlatParameters
+from dmt_tui.trainer.host import CoreShare, Silent, StopRequest
+from dmt_tui.trainer.models import build_model, linear_layers
+from dmt_tui.trainer.monitor import layer_norms, norm_histograms
+from dmt_tui.trainer.optim import build_optimizer, schedule_fn
 
 PROGRESS_EVERY_S = 0.5  # `progress` events: at most two a second
 # Gradient norms stay on the device, and their `grad` events wait, until this long after the

@@ -11,13 +11,13 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from presets import user_presets_dir
-from trainer import rundir
-from tui.compare_screen import CompareScreen
-from tui.confirm import DeleteConfirm, StopConfirm
-from tui.help_screen import HelpScreen
-from tui.launch_form import LaunchForm
-from tui.monitor import MonitorScreen
+from dmt_tui import rundir
+from dmt_tui.app.compare_screen import CompareScreen
+from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
+from dmt_tui.app.help_screen import HelpScreen
+from dmt_tui.app.launch_form import LaunchForm
+from dmt_tui.app.monitor import MonitorScreen
+from dmt_tui.presets import user_presets_dir
 
 FREEZE_AFTER_S = 2.0  # after the first screen and the newest run's events are in
 

@@ -10,10 +10,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from trainer.record import RunRecord
-from tui.grad_panel import layer_stats
-from tui.plot import Plot
-from tui.series import Point, decimate, log10_points, log_ticks, points
+from dmt_tui.app.grad_panel import layer_stats
+from dmt_tui.app.plot import Plot
+from dmt_tui.app.series import Point, decimate, log10_points, log_ticks, points
+from dmt_tui.rundir.record import RunRecord
 
 # RGB, so plotext and the legend's Rich styles draw exactly the same colour; far apart in
 # hue, and bright enough for a dark or a light theme. Past eight runs the colours repeat

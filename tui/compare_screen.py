@@ -15,10 +15,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from trainer.record import RunRecord
-from tui.compare_plots import CompareDepthPanel, CompareLossPanel, run_style
-from tui.config_diff import differences
-from tui.format import number, state_text
+from dmt_tui.app.compare_plots import CompareDepthPanel, CompareLossPanel, run_style
+from dmt_tui.app.config_diff import differences
+from dmt_tui.app.format import number, state_text
+from dmt_tui.rundir.record import RunRecord
 
 REDRAW_S = 0.25  # as the monitor: live runs redraw at most four times a second
 

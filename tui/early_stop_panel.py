@@ -6,9 +6,9 @@ from typing import Any
 
 from rich.text import Text
 
-from trainer.record import RunRecord
-from tui.format import gauge, number, state_text
-from tui.lines_panel import LinesPanel
+from dmt_tui.app.format import gauge, number, state_text
+from dmt_tui.app.lines_panel import LinesPanel
+from dmt_tui.rundir.record import RunRecord
 
 GAUGE_WIDTH = 20
 

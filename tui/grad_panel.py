@@ -13,10 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from trainer.record import RunRecord
-from tui.format import number
-from tui.plot import Plot
-from tui.series import EventPoints, finite, log10_points, log_ticks, points
+from dmt_tui.app.format import number
+from dmt_tui.app.plot import Plot
+from dmt_tui.app.series import EventPoints, finite, log10_points, log_ticks, points
+from dmt_tui.rundir.record import RunRecord
 
 BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
 

@@ -22,10 +22,10 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from presets import PresetInfo, list_presets, load_preset
-from trainer import rundir
-from trainer.config import ACTIVATIONS, OPTIMIZERS, SCHEMA, ConfigError
-from trainer.launch import launch
+from dmt_tui import rundir
+from dmt_tui.presets import PresetInfo, list_presets, load_preset
+from dmt_tui.presets.schema import ACTIVATIONS, OPTIMIZERS, SCHEMA, ConfigError
+from dmt_tui.rundir.launch import launch
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 
-from trainer.record import RunRecord
-from tui.format import number, percent
-from tui.plot import Plot
-from tui.series import EventPoints, Point, log10_points, log_ticks
+from dmt_tui.app.format import number, percent
+from dmt_tui.app.plot import Plot
+from dmt_tui.app.series import EventPoints, Point, log10_points, log_ticks
+from dmt_tui.rundir.record import RunRecord
 
 TRAIN_COLOR, VAL_COLOR, ACC_COLOR = "cyan", "orange", "green"
 LOSSES = ("train_loss", "val_loss")  # on the log axis when `log_y`; accuracy never is

@@ -22,20 +22,20 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from trainer import rundir
-from trainer.launch import stop
-from trainer.record import RunRecord
-from tui.compare_screen import CompareScreen
-from tui.confirm import DeleteConfirm, StopConfirm
-from tui.early_stop_panel import EarlyStopPanel
-from tui.grad_panel import GradPanel, slim_grad
-from tui.launch_form import Launched, LaunchForm
-from tui.loss_panel import LossPanel
-from tui.messages import RunSelected, RunsPolled, WatcherFailed
-from tui.progress_panel import ProgressPanel
-from tui.run_info_panel import RunInfoPanel
-from tui.runs_list import RunsList
-from tui.watcher import RunsWatcher
+from dmt_tui import rundir
+from dmt_tui.app.compare_screen import CompareScreen
+from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
+from dmt_tui.app.early_stop_panel import EarlyStopPanel
+from dmt_tui.app.grad_panel import GradPanel, slim_grad
+from dmt_tui.app.launch_form import Launched, LaunchForm
+from dmt_tui.app.loss_panel import LossPanel
+from dmt_tui.app.messages import RunSelected, RunsPolled, WatcherFailed
+from dmt_tui.app.progress_panel import ProgressPanel
+from dmt_tui.app.run_info_panel import RunInfoPanel
+from dmt_tui.app.runs_list import RunsList
+from dmt_tui.app.watcher import RunsWatcher
+from dmt_tui.rundir.launch import stop
+from dmt_tui.rundir.record import RunRecord
 
 REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their data changed
 # The timer draws these in turn, one group a tick, each every REDRAW_S: a frame then builds
@@ -306,7 +306,7 @@ class MonitorScreen(Screen[None]):
           description="export runs as csv and jsonl")
     def export_runs(self, run_dirs: list[Path], out_dir: Path) -> None:
         """Write the runs' files in a thread: pandas and the disk stay off the UI thread."""
-        from dmt_tui.export import ExportError, export_runs  # pandas loads only on export
+        from dmt_tui.rundir.export import ExportError, export_runs  # pandas loads only on export
 
         # Read afresh: the app's own records change on the UI thread as events arrive.
         records = [RunRecord.load(run_dir) for run_dir in run_dirs]

@@ -7,10 +7,10 @@ from typing import Any
 
 from rich.text import Text
 
-from trainer import rundir
-from trainer.record import RunRecord
-from tui.format import duration, gauge
-from tui.lines_panel import LinesPanel
+from dmt_tui import rundir
+from dmt_tui.app.format import duration, gauge
+from dmt_tui.app.lines_panel import LinesPanel
+from dmt_tui.rundir.record import RunRecord
 
 
 def progress_lines(record: RunRecord | None, now: float, width: int = 60) -> list[Text]:

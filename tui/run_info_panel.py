@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.text import Text
 
-from trainer.record import RunRecord
-from tui.lines_panel import LinesPanel
+from dmt_tui.app.lines_panel import LinesPanel
+from dmt_tui.rundir.record import RunRecord
 
 
 def _hidden(widths: Any) -> str:

@@ -12,10 +12,10 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
-from trainer import rundir
-from trainer.record import RunRecord
-from tui.format import number, state_text
-from tui.messages import RunSelected
+from dmt_tui import rundir
+from dmt_tui.app.format import number, state_text
+from dmt_tui.app.messages import RunSelected
+from dmt_tui.rundir.record import RunRecord
 
 COLUMNS = (("mark", " "), ("state", "State"), ("run", "Run"), ("epoch", "Epoch"),
            ("best", "Best val loss"))

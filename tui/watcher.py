@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from textual.message_pump import MessagePump
 
-from trainer import rundir
-from tui.messages import RunsPolled, RunUpdate, WatcherFailed
+from dmt_tui import rundir
+from dmt_tui.app.messages import RunsPolled, RunUpdate, WatcherFailed
 
 POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
 

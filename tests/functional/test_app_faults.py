@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from dmt_tui import rundir
+from dmt_tui.app.app import DmtApp
+from dmt_tui.app.launch_form import LaunchForm
+from dmt_tui.rundir.record import RunRecord, load_runs
 from tests.conftest import TINY_PRESET, wait_until
 from tests.functional.test_terminal import ROOT, Terminal, stop_trainers
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
 from tests.tui.test_launch_form import open_form_on_tiny
-from trainer import rundir
-from trainer.record import RunRecord, load_runs
-from tui.app import DmtApp
-from tui.launch_form import LaunchForm
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,8 @@ def test_runs_finish_when_the_app_dies_and_a_new_app_shows_them(tmp_path: Path,
 
 
 def diverged_run(runs: Path) -> Path:
-    done = subprocess.run([sys.executable, "-m", "trainer", "train", "xor-sgd", "--runs-dir",
+    done = subprocess.run([sys.executable, "-m", "dmt_tui.trainer", "train", "xor-sgd",
+                           "--runs-dir",
                            str(runs), "--quiet", "--set", "optimizer.lr=1e5", "--set",
                            "train.epochs=20", "--set", "data.n_samples=400"],
                           capture_output=True, text=True, timeout=120)
@@ -99,7 +100,7 @@ async def test_a_diverged_run_shows_its_reason_and_the_app_keeps_working(
 
 async def test_eight_runs_at_once_with_the_app_watching(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    trainers = [subprocess.Popen([sys.executable, "-m", "trainer", "train", "xor-adam",
+    trainers = [subprocess.Popen([sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam",
                                   "--runs-dir", str(runs), "--quiet", "--set",
                                   "train.epochs=30", "--set", "early_stopping.patience=0",
                                   "--set", "data.n_samples=600", "--set", f"name=eight-{i}"],

@@ -9,8 +9,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from dmt_tui.app.app import DmtApp
 from tests.tui.conftest import DATA_RUNS, compare_runs, wait_for_text
-from tui.app import DmtApp
 
 
 async def settled(pilot: Pilot[None]) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from dmt_tui import rundir
 from tests.conftest import TINY_PRESET
 from tests.tui.conftest import compare_runs
-from trainer import rundir
 
 pytestmark = [
     pytest.mark.slow,

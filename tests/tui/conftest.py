@@ -17,8 +17,8 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 
-import tui.launch_form
-from trainer import rundir
+import dmt_tui.app.launch_form
+from dmt_tui import rundir
 
 DATA_RUNS = Path(__file__).resolve().parent.parent / "data" / "recorded"
 RECORDED_RUN = "20261126-154811-deep-sigmoid-vanishing"
@@ -76,7 +76,7 @@ def compare_runs(folder: Path) -> tuple[str, str]:
 def trainers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Every trainer the launch form starts; each is stopped (then killed) at teardown."""
     started: list[subprocess.Popen[bytes]] = []
-    real_launch = tui.launch_form.launch
+    real_launch = dmt_tui.app.launch_form.launch
 
     def recording_launch(config: dict, runs: Path,
                          nproc: int = 1) -> tuple[Path, subprocess.Popen[bytes]]:
@@ -84,7 +84,7 @@ def trainers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[subprocess.Popen[
         started.append(process)
         return run_dir, process
 
-    monkeypatch.setattr(tui.launch_form, "launch", recording_launch)
+    monkeypatch.setattr(dmt_tui.app.launch_form, "launch", recording_launch)
     yield started
     for process in started:
         end_process(process)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui.config_diff import MISSING, differences, flatten, format_value
+from dmt_tui.app.config_diff import MISSING, differences, flatten, format_value
 
 
 def test_only_keys_that_differ_with_every_runs_value() -> None:

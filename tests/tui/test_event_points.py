@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.series import EventPoints, points
+from dmt_tui.app.series import EventPoints, points
 
 
 def epochs(n: int, start: int = 1, loss: float = 1.0) -> list[dict[str, Any]]:

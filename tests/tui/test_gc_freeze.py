@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import tui.app
+import dmt_tui.app.app
+from dmt_tui.app.app import FREEZE_AFTER_S, DmtApp, run_app
 from tests.tui.conftest import wait_for
-from tui.app import FREEZE_AFTER_S, DmtApp, run_app
 
 
 @pytest.fixture
@@ -45,6 +45,6 @@ def test_the_dmt_tui_command_asks_for_the_freeze(monkeypatch: pytest.MonkeyPatch
     def run(self: DmtApp, *args: Any, **kwargs: Any) -> None:
         asked.append(self.freeze_after_s)
 
-    monkeypatch.setattr(tui.app.DmtApp, "run", run)
+    monkeypatch.setattr(dmt_tui.app.app.DmtApp, "run", run)
     assert run_app(tmp_path, None) == 0
     assert asked == [FREEZE_AFTER_S]

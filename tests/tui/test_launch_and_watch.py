@@ -11,14 +11,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
 
+from dmt_tui import rundir
+from dmt_tui.app.app import DmtApp, goodbye
+from dmt_tui.app.confirm import StopConfirm
+from dmt_tui.app.early_stop_panel import EarlyStopPanel
+from dmt_tui.app.launch_form import LaunchForm
+from dmt_tui.app.loss_panel import LossPanel
+from dmt_tui.app.monitor import MonitorScreen
 from tests.tui.conftest import run_state, screen_text, wait_for, wait_for_text
-from trainer import rundir
-from tui.app import DmtApp, goodbye
-from tui.confirm import StopConfirm
-from tui.early_stop_panel import EarlyStopPanel
-from tui.launch_form import LaunchForm
-from tui.loss_panel import LossPanel
-from tui.monitor import MonitorScreen
 
 pytestmark = pytest.mark.slow
 

@@ -9,12 +9,12 @@ from typing import NoReturn
 import pytest
 from textual.widgets import Input
 
-import tui.launch_form
+import dmt_tui.app.launch_form
+from dmt_tui import rundir
+from dmt_tui.app.app import DmtApp
+from dmt_tui.app.launch_form import FIELDS, LaunchForm, error_field, override
+from dmt_tui.presets.schema import ACTIVATIONS
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
-from trainer import rundir
-from trainer.config import ACTIVATIONS
-from tui.app import DmtApp
-from tui.launch_form import FIELDS, LaunchForm, error_field, override
 
 
 async def open_form_on_tiny(app: DmtApp, pilot) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +92,7 @@ async def test_processes_is_checked_beside_itself_and_passed_to_launch(
         asked.append(nproc)  # what the form asked for; nothing starts
         raise rundir.RunDirError("not launched in this test")
 
-    monkeypatch.setattr(tui.launch_form, "launch", refusing_launch)
+    monkeypatch.setattr(dmt_tui.app.launch_form, "launch", refusing_launch)
     app = DmtApp(runs_dir, presets_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form_on_tiny(app, pilot)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from tui.lines_panel import LinesPanel
+from dmt_tui.app.lines_panel import LinesPanel
 
 
 class OnePanel(App[None]):

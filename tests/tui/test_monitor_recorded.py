@@ -8,14 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dmt_tui.app.app import DmtApp, goodbye
+from dmt_tui.app.grad_panel import GradPanel
+from dmt_tui.app.help_screen import HelpScreen
+from dmt_tui.app.loss_panel import LossPanel
+from dmt_tui.app.monitor import MonitorScreen
+from dmt_tui.app.plot import Plot
+from dmt_tui.app.runs_list import RunsList
 from tests.tui.conftest import RECORDED_RUN, screen_text, wait_for, wait_for_text
-from tui.app import DmtApp, goodbye
-from tui.grad_panel import GradPanel
-from tui.help_screen import HelpScreen
-from tui.loss_panel import LossPanel
-from tui.monitor import MonitorScreen
-from tui.plot import Plot
-from tui.runs_list import RunsList
 
 
 async def test_opens_on_the_runs_list_with_the_newest_run_shown(recorded_runs: Path) -> None:
@@ -179,7 +179,7 @@ async def test_a_live_run_redraws_epoch_after_epoch_without_laying_the_screen_ou
 
     import yaml
 
-    from trainer.record import RunRecord
+    from dmt_tui.rundir.record import RunRecord
 
     source = Path(__file__).resolve().parent.parent / "data" / "recorded" / RECORDED_RUN
     events = [json.loads(line) for line in (source / "events.jsonl").read_text().splitlines()]

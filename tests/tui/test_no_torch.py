@@ -12,7 +12,7 @@ from tests.tui.conftest import DATA_RUNS
 MOUNT_AND_CHECK = """
 import asyncio, sys
 from pathlib import Path
-from tui.app import DmtApp
+from dmt_tui.app.app import DmtApp
 
 async def main():
     app = DmtApp(Path(sys.argv[1]))

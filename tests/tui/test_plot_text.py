@@ -1,4 +1,4 @@
-"""tui.plot.ansi_content against what Textual makes of Rich's Text.from_ansi, cell by cell,
+"""dmt_tui.app.plot.ansi_content against what Textual makes of Rich's Text.from_ansi, cell by cell,
 on what plotext draws for the panels: braille lines on two y axes, bars, scatter markers,
 titles and log ticks."""
 
@@ -13,7 +13,7 @@ import pytest
 from rich.text import Text
 from textual.content import Content
 
-from tui.plot import ansi_content
+from dmt_tui.app.plot import ansi_content
 
 XS = list(range(1, 120))
 

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from textual.pilot import Pilot
 
+from dmt_tui.app.app import DmtApp
+from dmt_tui.app.compare_screen import CompareScreen
+from dmt_tui.app.confirm import DeleteConfirm
+from dmt_tui.app.monitor import MonitorScreen
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
-from tui.app import DmtApp
-from tui.compare_screen import CompareScreen
-from tui.confirm import DeleteConfirm
-from tui.monitor import MonitorScreen
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE_RUN = "20990101-000000-live"  # sorts after the real runs: the newest, selected on open
@@ -30,7 +30,7 @@ def train(runs_dir: Path, activation: str) -> Path:
     """One 3-epoch xor run through the real trainer, as `dmt-tui train` would do it."""
     before = set(runs_dir.glob("*"))
     done = subprocess.run(
-        [sys.executable, "-m", "trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
+        [sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam", "--runs-dir", str(runs_dir),
          "--quiet", "--set", "train.epochs=3", "--set", f"model.activation={activation}",
          "--set", "data.n_samples=400", "--set", "train.threads=1"],
         capture_output=True, text=True, timeout=180, cwd=ROOT)

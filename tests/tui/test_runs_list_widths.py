@@ -10,8 +10,8 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from trainer.record import RunRecord
-from tui.runs_list import RunsList
+from dmt_tui.app.runs_list import RunsList
+from dmt_tui.rundir.record import RunRecord
 
 RUN_ID = "20261127-055635-xor-adam"
 

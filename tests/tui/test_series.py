@@ -8,8 +8,8 @@ import random
 
 from rich.text import Text
 
-from tui.format import duration, gauge, number
-from tui.series import Decimator, EventPoints, decimate, log_ticks, points
+from dmt_tui.app.format import duration, gauge, number
+from dmt_tui.app.series import Decimator, EventPoints, decimate, log_ticks, points
 
 
 def test_points_drop_what_no_axis_can_show() -> None:

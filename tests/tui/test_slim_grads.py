@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dmt_tui import rundir
+from dmt_tui.app.app import DmtApp
+from dmt_tui.app.monitor import MonitorScreen
 from tests.tui.conftest import RECORDED_RUN, screen_text, wait_for
-from trainer import rundir
-from tui.app import DmtApp
-from tui.monitor import MonitorScreen
 
 
 async def test_older_grad_events_keep_their_epoch_and_total_norm(recorded_runs: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from trainer import rundir
+from dmt_tui import rundir
 
 
 @dataclass

@@ -11,13 +11,13 @@ from dmt_tui import __version__
 
 
 def _runs_dir(args: argparse.Namespace) -> Path:
-    from trainer.rundir import default_runs_dir
+    from dmt_tui.rundir import default_runs_dir
 
     return args.runs_dir or default_runs_dir()
 
 
 def presets_command(args: argparse.Namespace) -> int:
-    from presets import list_presets, user_presets_dir
+    from dmt_tui.presets import list_presets, user_presets_dir
 
     found = list_presets(user_presets_dir(args.presets_dir))
     width = max(len(p.name) for p in found)
@@ -28,26 +28,26 @@ def presets_command(args: argparse.Namespace) -> int:
 
 
 def runs_command(args: argparse.Namespace) -> int:
-    from dmt_tui.tables import runs_table
+    from dmt_tui.rundir.tables import runs_table
 
     return runs_table(_runs_dir(args), as_json=args.json)
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from dmt_tui.export import export_command as export
+    from dmt_tui.rundir.export import export_command as export
 
     return export(args, _runs_dir(args))
 
 
 def app_command(args: argparse.Namespace) -> int:
-    from tui.app import run_app
+    from dmt_tui.app.app import run_app
 
     return run_app(_runs_dir(args), args.presets_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dmt_tui.export import add_export_arguments
-    from trainer.cli import add_train_arguments
+    from dmt_tui.rundir.export import add_export_arguments
+    from dmt_tui.trainer.cli import add_train_arguments
 
     parser = argparse.ArgumentParser(
         prog="dmt-tui", description="Train small PyTorch models and watch them learn.")
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        from trainer.cli import train_command
+        from dmt_tui.trainer.cli import train_command
 
         return train_command(args)
     try:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trainer.record import RunRecord, load_runs
+from dmt_tui.rundir.record import RunRecord, load_runs
 
 COLUMNS = ("id", "preset", "activation", "optimizer", "lr", "state", "epochs", "best_val_loss",
            "started", "duration")

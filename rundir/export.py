@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dmt_tui.tables import activation_of
-from trainer import rundir
-from trainer.record import RunRecord
+from dmt_tui import rundir
+from dmt_tui.rundir.record import RunRecord
+from dmt_tui.rundir.tables import activation_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -205,7 +205,7 @@ def export_runs(records: list[RunRecord], formats: list[str], out_dir: Path,
                     say(f"jsonl: {path}")
                     written.append(path)
             elif fmt == "tensorboard":
-                from dmt_tui.tensorboard_export import write_run
+                from dmt_tui.rundir.tensorboard_export import write_run
 
                 for record in records:
                     path = write_run(record, out_dir / TENSORBOARD_DIR / record.run_id)

@@ -10,7 +10,7 @@ from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from trainer.record import RunRecord
+from dmt_tui.rundir.record import RunRecord
 
 # Tag per `epoch` event field; TensorBoard groups tags by the part before the slash.
 SCALAR_TAGS = {

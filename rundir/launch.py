@@ -1,6 +1,6 @@
 """Start a trainer as its own process in its own session (torch-free: the app calls this).
 
-The child runs `python -m trainer train <run_dir>/config.yaml --run-dir <run_dir>`, the
+The child runs `python -m dmt_tui.trainer train <run_dir>/config.yaml --run-dir <run_dir>`, the
 code path of `dmt-tui train`. `start_new_session=True` puts it in a new session, so a
 dropped SSH connection (SIGHUP to the app's session) or the app's death leaves it training.
 """
@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trainer import rundir
-from trainer.config import dump
+from dmt_tui import rundir
+from dmt_tui.presets.schema import dump
 
 
 def launch(config: dict[str, Any], runs_dir: Path,
@@ -34,11 +34,12 @@ def launch(config: dict[str, Any], runs_dir: Path,
                                  f"{err.strerror or err}") from None
     with log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trainer", "train", str(run_dir / rundir.CONFIG),
+            [sys.executable, "-P", "-m", "dmt_tui.trainer", "train", str(run_dir / rundir.CONFIG),
              "--run-dir", str(run_dir), "--quiet", "--nproc", str(nproc)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # -P, PYTHONSAFEPATH: the installed dmt_tui runs, never a same-named folder in the cwd.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
         )
     return run_dir, process
 
