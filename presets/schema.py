@@ -210,7 +210,24 @@ TOP_LEVEL: dict[str, Key] = {
                          "not starting with '.', '_' or '-')"), "custom"),
     "description": default(text(), ""),
 }
-KNOWN_TOP = sorted([*TOP_LEVEL, *SCHEMA])
+
+
+def _group(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError
+    return value
+
+
+# Written by `dmt-tui sweep` into each trial's config, and only there: a run that belongs to
+# no experiment has no such section (so no preset needs it, and config.yaml stays as it was).
+OPTIONAL_SECTIONS: dict[str, dict[str, Key]] = {
+    "experiment": {
+        "id": text(NAME_PATTERN, "an experiment id"),              # the experiment's manifest
+        "group": Key(None, _group, "a mapping of varied keys to values"),  # the configuration
+        "trial": integer(0),                                       # its place in the manifest
+    },
+}
+KNOWN_TOP = sorted([*TOP_LEVEL, *SCHEMA, *OPTIONAL_SECTIONS])
 
 
 class _Loader(yaml.SafeLoader):
@@ -254,7 +271,7 @@ def resolve(raw: Any, where: str) -> dict[str, Any]:
                           f"got {type(raw).__name__}")
     config: dict[str, Any] = {}
     for key in raw:
-        if key not in TOP_LEVEL and key not in SCHEMA:
+        if key not in TOP_LEVEL and key not in SCHEMA and key not in OPTIONAL_SECTIONS:
             raise ConfigError(f"{where}: unknown section '{key}'; {_nearest(str(key), KNOWN_TOP)}")
     for key, spec in TOP_LEVEL.items():
         config[key] = _check(spec, raw.get(key, spec.default), where, key)
@@ -272,6 +289,14 @@ def resolve(raw: Any, where: str) -> dict[str, Any]:
                         where, f"{section}.{key}")
             for key, spec in keys.items()
         }
+    for section, keys in OPTIONAL_SECTIONS.items():
+        given = raw.get(section)
+        if given is None:
+            continue
+        if not isinstance(given, dict) or set(given) != set(keys):
+            raise ConfigError(f"{where}: {section}: expected a mapping of {', '.join(keys)}")
+        config[section] = {key: _check(spec, given[key], where, f"{section}.{key}")
+                           for key, spec in keys.items()}
     _check_together(config, where)
     return config
 
@@ -302,9 +327,10 @@ def _check_together(config: dict[str, Any], where: str) -> None:
                           f"and optimizer.momentum > 0")
 
 
-def apply_set(raw: dict[str, Any], assignment: str) -> None:
-    """One `--set section.key=value` onto a raw preset; the value is a YAML scalar or list."""
-    where = f"--set {assignment}"
+def apply_set(raw: dict[str, Any], assignment: str, where: str | None = None) -> None:
+    """One `--set section.key=value` onto a raw preset; the value is a YAML scalar or list.
+    Errors name `where` (default `--set KEY=VALUE`; `dmt-tui sweep` names its `--grid`)."""
+    where = where or f"--set {assignment}"
     dotted, sep, value_text = assignment.partition("=")
     parts = dotted.strip().split(".")
     if not sep or not all(parts):

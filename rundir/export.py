@@ -227,6 +227,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_ids", nargs="*", metavar="RUN_ID",
                         help="runs to export, by id or a unique prefix (see: dmt-tui runs)")
     parser.add_argument("--all", action="store_true", help="export every run")
+    parser.add_argument("--experiment", default=None, metavar="EXP",
+                        help="an experiment's runs as one tidy table and a summary per "
+                        "configuration (csv, parquet)")
     parser.add_argument("--format", default="csv", metavar="FORMATS",
                         help=f"comma-separated, from {','.join(FORMATS)} (default: csv)")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT_DIR, metavar="DIR",
@@ -238,6 +241,18 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def export_command(args: argparse.Namespace, runs_dir: Path) -> int:
     """Export the chosen runs; notes (a crashed run, a torn line) go to stderr."""
+    if args.experiment is not None:
+        from dmt_tui.rundir.experiment_table import export_experiment
+
+        if args.run_ids or args.all:
+            args.export_parser.error("give --experiment EXP alone, without RUN_IDs or --all")
+        try:
+            export_experiment(runs_dir, args.experiment, parse_formats(args.format),
+                              args.output)
+        except ExportError as err:
+            print(f"dmt-tui: error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if bool(args.run_ids) == bool(args.all):
         args.export_parser.error("give one or more RUN_IDs or --all"
                                  + (", not both" if args.all else ""))

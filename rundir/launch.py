@@ -18,12 +18,14 @@ from dmt_tui import rundir
 from dmt_tui.presets.schema import dump
 
 
-def launch(config: dict[str, Any], runs_dir: Path,
-           nproc: int = 1) -> tuple[Path, subprocess.Popen[bytes]]:
+def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
+           folder_name: str | None = None,
+           env: dict[str, str] | None = None) -> tuple[Path, subprocess.Popen[bytes]]:
     """Create the run folder with config.yaml and a `starting` status, then start the trainer
-    (as `nproc` data-parallel processes through torchrun when more than one).
-    Raises rundir.RunDirError when the runs folder cannot be written."""
-    run_dir = rundir.create_run_dir(runs_dir, config["name"])
+    (as `nproc` data-parallel processes through torchrun when more than one). The folder is
+    named after `folder_name` (an experiment's trial) or the preset; `env` is added to the
+    trainer's environment. Raises rundir.RunDirError when the runs folder cannot be written."""
+    run_dir = rundir.create_run_dir(runs_dir, folder_name or config["name"])
     try:
         (run_dir / rundir.CONFIG).write_text(dump(config), encoding="utf-8")
         rundir.write_status(run_dir, state="starting", pid=None, run_id=run_dir.name,
@@ -39,7 +41,7 @@ def launch(config: dict[str, Any], runs_dir: Path,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
             # -P, PYTHONSAFEPATH: the installed dmt_tui runs, never a same-named folder in the cwd.
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
         )
     return run_dir, process
 

@@ -18,12 +18,17 @@ def _runs_dir(args: argparse.Namespace) -> Path:
 
 def presets_command(args: argparse.Namespace) -> int:
     from dmt_tui.presets import list_presets, user_presets_dir
+    from dmt_tui.rundir.experiment import list_lessons
 
     found = list_presets(user_presets_dir(args.presets_dir))
-    width = max(len(p.name) for p in found)
+    lessons = list_lessons()
+    width = max(len(n) for n in [*(p.name for p in found), *(x.name for x in lessons)])
     for info in found:
         where = "" if info.source == "built-in" else f"  [{info.path}]"
         print(f"{info.name:<{width}}  {info.description}{where}")
+    print("\nlessons (experiments: dmt-tui sweep NAME)")
+    for lesson in lessons:
+        print(f"{lesson.name:<{width}}  {lesson.description}")
     return 0
 
 
@@ -39,6 +44,18 @@ def export_command(args: argparse.Namespace) -> int:
     return export(args, _runs_dir(args))
 
 
+def sweep_command(args: argparse.Namespace) -> int:
+    from dmt_tui.sweep_cli import sweep_command as sweep
+
+    return sweep(args, _runs_dir(args))
+
+
+def experiments_command(args: argparse.Namespace) -> int:
+    from dmt_tui.sweep_cli import experiments_command as experiments
+
+    return experiments(args, _runs_dir(args))
+
+
 def app_command(args: argparse.Namespace) -> int:
     from dmt_tui.app.app import run_app
 
@@ -47,6 +64,7 @@ def app_command(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from dmt_tui.rundir.export import add_export_arguments
+    from dmt_tui.sweep_cli import add_experiments_arguments, add_sweep_arguments
     from dmt_tui.trainer.cli import add_train_arguments
 
     parser = argparse.ArgumentParser(
@@ -72,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="runs as csv, jsonl, parquet or tensorboard files")
     add_export_arguments(export)
     export.set_defaults(handler=export_command)
+    sweep = commands.add_parser("sweep", help="an experiment: a preset over grids, variants "
+                                "and seeds, several runs at once")
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(handler=sweep_command)
+    experiments = commands.add_parser("experiments", help="experiments, their progress and "
+                                      "best configuration")
+    add_experiments_arguments(experiments)
+    experiments.set_defaults(handler=experiments_command)
     return parser
 
 
