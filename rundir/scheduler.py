@@ -223,7 +223,13 @@ class Scheduler:
                 gpu = min(self.gpus, key=lambda g: load[g])
                 env["CUDA_VISIBLE_DEVICES"] = self.gpu_of[trial["index"]] = gpu
             try:
-                run_dir, child = launch(trial_config(self.manifest, trial), self.runs_dir,
+                config = trial_config(self.manifest, trial)
+                if not self.gpus and config["train"]["threads"] is None:
+                    # A fixed share: K trials of cores/K threads fill the cores and no more.
+                    # Left to share_of_cores, the last trial alone takes every core, and on a
+                    # machine with other load two spinning threads made it 4x slower than one.
+                    config["train"]["threads"] = max(1, _cores() // self.parallel)
+                run_dir, child = launch(config, self.runs_dir,
                                         folder_name=trial["folder_name"], env=env)
             except (ConfigError, rundir.RunDirError) as err:
                 trial.update(state="failed", error=str(err))
