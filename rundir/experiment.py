@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,7 @@ class Axis:
     def parse(cls, text: str) -> Axis:
         where = f"--grid {text}"
         key, sep, values_text = text.partition("=")
-        values = tuple(split_outside_brackets(values_text, ","))
+        values = tuple(log_range(values_text, where) or split_outside_brackets(values_text, ","))
         if not sep or not key.strip() or not values or not all(values):
             raise ConfigError(f"{where}: expected KEY=V1,V2,... such as optimizer.lr=0.1,0.01 "
                               "(a list value in brackets: model.hidden=[16],[16,16])")
@@ -69,6 +71,26 @@ class Axis:
             if values.count(value) > 1:
                 raise ConfigError(f"{where}: the value {value} is given twice")
         return cls(key, values, where)
+
+
+_LOG_RANGE = re.compile(r"^\s*([0-9.eE+-]+)\s*\.\.\s*([0-9.eE+-]+)\s*x\s*(\d+)\s*$")
+
+
+def log_range(text: str, where: str) -> list[str]:
+    """`1e-4..1 x5`: N values evenly spaced on a log scale, both ends included ([] when the
+    text is not a range)."""
+    found = _LOG_RANGE.match(text)
+    if found is None:
+        return []
+    try:
+        low, high, count = float(found[1]), float(found[2]), int(found[3])
+    except ValueError:
+        count = 0
+    if count < 2 or not 0 < low < high:
+        raise ConfigError(f"{where}: a log range is LOW..HIGH xN with 0 < LOW < HIGH and "
+                          "N >= 2, such as 1e-4..1 x5")
+    step = (math.log10(high) - math.log10(low)) / (count - 1)
+    return [f"{10 ** (math.log10(low) + i * step):.3g}" for i in range(count)]
 
 
 def parse_variant(text: str) -> tuple[str, ...]:

@@ -112,6 +112,27 @@ def close_run(run_dir: Path, state: str, reason: str) -> None:
     rundir.write_status(run_dir, **{**status, "state": state, "reason": reason})
 
 
+def stop_experiment(runs_dir: Path, manifest: dict[str, Any]) -> str:
+    """Stop an experiment: SIGTERM to its scheduler, which stops its trials and cancels the
+    queue; with no scheduler alive, stop the live trials and cancel the queue here.
+    Returns what was done, in words."""
+    pid = (manifest.get("scheduler") or {}).get("pid")
+    if manifests.scheduler_alive(manifest) and isinstance(pid, int):
+        try:
+            os.kill(pid, signal.SIGTERM)
+            return f"stopping {manifest['id']}: its running trials end stopped, the queued " \
+                "are cancelled"
+        except ProcessLookupError:
+            pass
+    stopped = sum(stop(runs_dir / t["run_id"]) for t in manifest["trials"] if t.get("run_id"))
+    for trial in manifest["trials"]:
+        if trial["state"] == manifests.QUEUED and not trial.get("run_id"):
+            trial["state"] = manifests.CANCELLED
+    manifest["state"] = "stopped"
+    manifests.write(runs_dir, manifest)
+    return f"stopped {manifest['id']}: {stopped} running trial(s) stopped, the queue cancelled"
+
+
 class Scheduler:
     """Fills slots with queued trials and records how each ends, in the manifest."""
 

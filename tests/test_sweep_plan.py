@@ -28,6 +28,10 @@ def test_values_split_on_commas_outside_brackets() -> None:
     assert split_outside_brackets("'a,b',c", ",") == ["'a,b'", "c"]
     assert split_outside_brackets("a=[1, 2]  b=3", None) == ["a=[1, 2]", "b=3"]
     assert Axis.parse("model.hidden=[16],[16,16]").values == ("[16]", "[16,16]")
+    assert Axis.parse("optimizer.lr=1e-4..1 x5").values == ("0.0001", "0.001", "0.01", "0.1",
+                                                            "1")
+    with pytest.raises(ConfigError, match="log range"):
+        Axis.parse("optimizer.lr=1..0.1 x3")
 
 
 @pytest.mark.parametrize("text, says", [

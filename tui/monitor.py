@@ -26,6 +26,7 @@ from dmt_tui import rundir
 from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
+from dmt_tui.app.experiment_form import new_experiment, open_experiment
 from dmt_tui.app.grad_panel import GradPanel, slim_grad
 from dmt_tui.app.launch_form import Launched, LaunchForm
 from dmt_tui.app.loss_panel import LossPanel
@@ -80,6 +81,10 @@ class MonitorScreen(Screen[None]):
         Binding("f", "cycle_filter", "Filter", id="monitor.cycle_filter"),
         Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
+        Binding("g", "new_experiment", "New experiment (a lesson: g, its number, enter)",
+                show=False, id="monitor.new_experiment"),
+        Binding("x", "experiment", "The selected run's experiment, or the newest",
+                show=False, id="monitor.experiment"),
     ]
 
     selected: reactive[str | None] = reactive(None)
@@ -280,6 +285,12 @@ class MonitorScreen(Screen[None]):
         return [self.runs[run_id] for run_id in sorted(marked) if run_id in self.runs]
 
     # ---- compare, export, delete ----------------------------------------------------------
+
+    def action_new_experiment(self) -> None:
+        new_experiment(self)
+
+    def action_experiment(self) -> None:
+        open_experiment(self, self.record)
 
     def action_compare(self) -> None:
         """Open the comparison of the marked runs."""
