@@ -14,6 +14,8 @@ from textual.screen import Screen
 from dmt_tui import rundir
 from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
+from dmt_tui.app.experiment_form import ExperimentForm
+from dmt_tui.app.experiment_view import ExperimentScreen
 from dmt_tui.app.help_screen import HelpScreen
 from dmt_tui.app.launch_form import LaunchForm
 from dmt_tui.app.monitor import MonitorScreen
@@ -65,7 +67,9 @@ class DmtApp(App[None]):
                                Binding("tab", "focus_next", "Next field"),
                                Binding("shift+tab", "focus_previous", "Previous field")]),
              ("Stop confirmation", StopConfirm.BINDINGS),
-             ("Delete confirmation", DeleteConfirm.BINDINGS)],
+             ("Delete confirmation", DeleteConfirm.BINDINGS),
+             ("Experiment view", ExperimentScreen.BINDINGS),
+             ("New-experiment form", ExperimentForm.BINDINGS[:2])],
         ))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

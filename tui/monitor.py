@@ -81,10 +81,9 @@ class MonitorScreen(Screen[None]):
         Binding("f", "cycle_filter", "Filter", id="monitor.cycle_filter"),
         Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
-        Binding("g", "new_experiment", "New experiment (a lesson: g, its number, enter)",
-                show=False, id="monitor.new_experiment"),
-        Binding("x", "experiment", "The selected run's experiment, or the newest",
-                show=False, id="monitor.experiment"),
+        Binding("g", "new_experiment", "New experiment", show=False,
+                id="monitor.new_experiment"),
+        Binding("x", "experiment", "Experiment view", show=False, id="monitor.experiment"),
     ]
 
     selected: reactive[str | None] = reactive(None)
