@@ -185,3 +185,29 @@ def test_a_killed_scheduler_leaves_trials_training_and_resume_starts_the_rest(
     for run_id in first:
         end = _events(runs_dir / run_id)[-1]
         assert (end["type"], end["state"], end["epochs"]) == ("end", "finished", 25)
+
+
+def test_ctrl_c_to_a_foreground_sweep_stops_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    runs_dir = tmp_path / "runs"
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "dmt_tui.cli", "sweep",
+         str(_preset(tmp_path, 100_000, batch_size=8, n_samples=1000)),
+         "--grid", "optimizer.lr=0.01,0.02,0.03", "--parallel", "2", "--runs-dir",
+         str(runs_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: runs_dir.joinpath("experiments").is_dir()
+                   and bool(manifests.list_experiments(runs_dir))
+                   and _running(runs_dir, 2), 300, "two trials training")
+        sweep.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
+        out, err = sweep.communicate(timeout=180)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 4, out + err
+    assert "stopping" in out and "[3/3]" in out
+    manifest = _only_manifest(runs_dir)
+    assert sorted(t["state"] for t in manifest["trials"]) == ["cancelled", "stopped", "stopped"]
+    assert manifest["state"] == "stopped"
