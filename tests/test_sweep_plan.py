@@ -147,3 +147,12 @@ def test_gpus_are_found_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert visible_gpus() == []
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert visible_gpus() == []
+
+
+def test_presets_lists_the_lessons() -> None:
+    from tests.conftest import run_cli
+
+    listed = run_cli("presets").stdout
+    lessons = listed[listed.index("lessons (experiments: dmt-tui sweep NAME)"):].splitlines()
+    assert len(lessons) == 1 + 7
+    assert any(line.startswith("vanishing-gradients ") and "1e-8" in line for line in lessons)
