@@ -1,4 +1,4 @@
-"""Real runs: the run directory and its events against DESIGN.md, end states, exit codes."""
+"""Real runs: the run directory and its events against the README's contract, end states, exit codes."""
 
 from __future__ import annotations
 
