@@ -35,6 +35,15 @@ class StartEvent(TypedDict):
     cuda_graphs: bool  # full batches replayed from a CUDA graph
 
 
+class TrialFields(TypedDict, total=False):
+    """What the `start` event of an experiment's trial carries besides StartEvent's fields
+    (a run outside an experiment has none of them)."""
+
+    experiment: str  # the experiment's id: RUNS_DIR/experiments/<id>.json
+    group: dict[str, Any]  # each varied key and its value: the configuration
+    seed: int  # train.seed
+
+
 class ProgressEvent(TypedDict):
     """Within an epoch, at most two a second."""
 

@@ -18,6 +18,7 @@ from typing import Any
 from dmt_tui.presets import BUILTIN_DIR, find_preset, load_preset
 from dmt_tui.presets.schema import ConfigError, apply_set, parse_yaml, resolve
 from dmt_tui.rundir import safe_name
+from dmt_tui.rundir.events import TrialFields
 
 LESSONS_DIR = BUILTIN_DIR.parent / "lessons"  # package data beside the built-in presets
 MAX_WITHOUT_YES = 200  # more trials than this need `--yes`
@@ -339,10 +340,10 @@ def plan_from(preset: str, grid: list[str], variants: list[str], seeds: str | No
     return make_plan(preset, base, axes, parsed_variants, chosen_seeds, description)
 
 
-def start_fields(config: dict[str, Any]) -> dict[str, Any]:
+def start_fields(config: dict[str, Any]) -> TrialFields:
     """What a trial's `start` event carries of its experiment (nothing for a lone run)."""
     experiment = config.get("experiment")
     if not isinstance(experiment, dict):
         return {}
-    return {"experiment": experiment.get("id"), "group": experiment.get("group"),
-            "seed": config["train"]["seed"]}
+    return {"experiment": str(experiment["id"]), "group": dict(experiment["group"]),
+            "seed": int(config["train"]["seed"])}

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from dmt_tui import rundir
+from dmt_tui.rundir import events
 from dmt_tui.rundir import manifest as manifests
 from tests.conftest import run_cli, wait_until
 
@@ -69,6 +70,8 @@ def test_a_grid_of_two_by_two_with_two_seeds(tmp_path: Path) -> None:
         assert config["experiment"] == {"id": manifest["id"], "trial": trial["index"],
                                         "group": {"optimizer.lr": lr, "model.hidden": hidden}}
         start = next(e for e in _events(run_dir) if e["type"] == "start")
+        assert set(start) == {"type", "time", *events.fields_of(events.StartEvent),
+                              *events.fields_of(events.TrialFields)}
         assert (start["experiment"], start["group"], start["seed"]) == \
             (manifest["id"], {"optimizer.lr": lr, "model.hidden": hidden}, seed)
         # the run id carries the varied values and the seed
