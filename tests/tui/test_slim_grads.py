@@ -19,7 +19,7 @@ async def test_older_grad_events_keep_their_epoch_and_total_norm(recorded_runs: 
         await wait_for(pilot, lambda: "layer fc1 (1/9)" in screen_text(app), "the grad panel")
         screen = app.screen
         assert isinstance(screen, MonitorScreen)
-        grads = screen.runs[RECORDED_RUN].grads
+        grads = screen.store.records[RECORDED_RUN].grads
         assert len(grads) == len(on_disk) == 25
         assert grads[-1] == on_disk[-1]  # the histogram and depth plots read all of it
         assert all("layers" not in g for g in grads[:-1])
