@@ -46,11 +46,25 @@ async def test_brackets_change_the_histogram_layer(recorded_runs: Path) -> None:
 
 
 async def test_depth_plot_shows_norms_vanishing_toward_the_input(recorded_runs: Path) -> None:
-    """The deep sigmoid net's mean norms span decades, so the depth plot's log axis shows
-    several powers of ten."""
+    """The deep sigmoid net's mean norms span decades, small at the input and large at the
+    output: the depth plot's line starts (fc1, on the left) decades below where it ends
+    (out), and its log axis shows several powers of ten."""
     app = DmtApp(recorded_runs)
     async with app.run_test(size=(120, 36)) as pilot:
+        plot = app.screen.query_one("#grad-depth", Plot)
+        lines: list[tuple[list[float], list[float]]] = []
+        real_plot = plot.plt.plot
+
+        def recording_plot(xs: list[float], ys: list[float], **kw: Any) -> None:
+            lines.append((list(xs), list(ys)))
+            real_plot(xs, ys, **kw)
+
+        plot.plt.plot = recording_plot  # type: ignore[method-assign,assignment]
         await wait_for_text(pilot, "mean norm by depth", "1e-1┤", "1e-3┤", "1e-5┤", "1e-7┤")
+        xs, log_means = lines[-1]
+        assert xs == list(range(1, 10))  # fc1 (input) to out, left to right
+        assert log_means[0] < log_means[-1] - 5  # the input's norm is 1e5 times smaller
+        assert log_means[0] == min(log_means)
 
 
 async def test_l_toggles_the_log_axis(recorded_runs: Path) -> None:
