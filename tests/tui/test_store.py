@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dmt_tui import rundir
-from dmt_tui.app.store import RunStore, RunUpdate, slim_grad
+from dmt_tui.app.store import RunStore, RunUpdate, slim_epoch, slim_grad, total_mean
 from tests.tui.conftest import DATA_RUNS, RECORDED_RUN
 
 FINISHED = {"state": "finished", "epoch": 25, "best_epoch": 12}
@@ -133,7 +133,7 @@ def test_only_the_newest_grad_event_is_held_whole(tmp_path: Path,
     held = store.records[run_dir.name].grads
     assert held[-1] == grads[-1]
     assert held[:-1] == [slim_grad(g) for g in grads[:-1]]
-    assert [(g["epoch"], g["total"]["mean"]) for g in held] == \
+    assert [(g["epoch"], total_mean(g)) for g in held] == \
         [(g["epoch"], g["total"]["mean"]) for g in grads]
     assert all("layers" not in g for g in held[:-1])
 
@@ -157,3 +157,31 @@ def test_marked_runs_come_oldest_first_and_unknown_ids_are_left_out(tmp_path: Pa
     assert [r.run_id for r in store.in_order({new.name, "gone", old.name})] == \
         [old.name, new.name]
     assert store.get(None) is None and store.get("gone") is None
+
+
+def test_only_the_newest_epoch_is_held_whole(tmp_path: Path,
+                                             events: list[dict[str, Any]]) -> None:
+    [run_dir] = ended_runs(tmp_path, 1)
+    store = RunStore()
+    epochs = [e for e in events if e["type"] == "epoch"]
+    store.apply([RunUpdate(run_dir, events[:9], {"state": "running"}, {})])
+    store.apply([RunUpdate(run_dir, events[9:], FINISHED)])
+    held = store.records[run_dir.name].epochs
+    assert held[-1] == epochs[-1]  # early stopping and progress read all of it
+    assert held[:-1] == [slim_epoch(e) for e in epochs[:-1]]
+    assert [(e["epoch"], e["train_loss"], e["val_loss"], e["val_acc"]) for e in held] == \
+        [(e["epoch"], e["train_loss"], e["val_loss"], e["val_acc"]) for e in epochs]
+
+
+def test_lists_read_by_the_history_reader_replace_the_records(
+        tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    [run_dir] = ended_runs(tmp_path, 1)
+    store = RunStore()
+    store.apply([seen_ended(run_dir)])
+    store.want([run_dir.name])
+    epochs, grads = [{"type": "epoch", "epoch": 1}], [{"type": "grad", "epoch": 1}]
+    start = next(e for e in events if e["type"] == "start")
+    store.apply([RunUpdate(run_dir, [start], FINISHED, history=True, epochs=epochs,
+                           grads=grads)])
+    record = store.records[run_dir.name]
+    assert record.epochs is epochs and record.grads is grads and record.start == start
