@@ -61,6 +61,8 @@ async def test_depth_plot_shows_norms_vanishing_toward_the_input(recorded_runs: 
 
         plot.plt.plot = recording_plot  # type: ignore[method-assign,assignment]
         await wait_for_text(pilot, "mean norm by depth", "1e-1┤", "1e-3┤", "1e-5┤", "1e-7┤")
+        await pilot.press("right_square_bracket")  # drawn again (the picked layer moves),
+        await wait_for(pilot, lambda: bool(lines), "the depth plot")  # now through the patch
         xs, log_means = lines[-1]
         assert xs == list(range(1, 10))  # fc1 (input) to out, left to right
         assert log_means[0] < log_means[-1] - 5  # the input's norm is 1e5 times smaller
