@@ -257,10 +257,12 @@ class Run:
                      pid=os.getpid(), source="api", world_size=1)
         heartbeat.update(state="running", device=device)
 
-    def end(self, error: BaseException | None = None) -> dict[str, Any]:
+    def end(self, error: BaseException | None = None, *, state: str | None = None,
+            reason: str = "") -> dict[str, Any]:
         """Write the `end` event and the final status; return the `end` event. An exception
         ends the run `failed` (KeyboardInterrupt: `stopped`); otherwise early stopping,
-        divergence or SIGTERM decide, else `finished`."""
+        divergence or SIGTERM decide, else `finished`. `state` and `reason` (an integration's
+        own early stopping, say) decide when nothing above has."""
         if self.ended is not None:
             return self.ended
         if self._events is None or self._heartbeat is None:
@@ -277,6 +279,10 @@ class Run:
             end = self._decision
         elif self._signal:
             end = {"state": "stopped", "reason": f"stopped by {self._signal} after epoch {number}"}
+        elif state is not None:
+            if state not in rundir.END_STATES:
+                raise ValueError(f"run.end(state={state!r}): one of {', '.join(rundir.END_STATES)}")
+            end = {"state": state, "reason": reason or state}
         elif self.epochs_total and number >= self.epochs_total:
             end = {"state": "finished", "reason": f"completed all {number} epochs"}
         else:
@@ -312,13 +318,11 @@ class Run:
 
     # ---- during the run --------------------------------------------------------------------
 
-    def watch(self, model: nn.Module) -> None:
+    def watch(self, model: nn.Module, *, hook: bool = True) -> None:
         """Per-step L2 gradient norms of every parameterised layer of `model` (named by module
         path), taken after each `optimizer.step()` on the model's device and read once an
-        epoch: each `epoch()` writes that epoch's `grad` event. Also keeps best.pt for it."""
-        self._watch_with(model, hook=True)
-
-    def _watch_with(self, model: nn.Module, hook: bool) -> None:
+        epoch: each `epoch()` writes that epoch's `grad` event. Also keeps best.pt for it.
+        `hook=False`: no optimizer hook; call `record_step()` once the gradients are ready."""
         self._live("watch")
         if self._watch is not None:
             raise RuntimeError("run.watch(): this run watches a model already; one model a run")
@@ -328,6 +332,13 @@ class Run:
         if self._best is None:
             self._keep_best(model)
         self._write_start()
+
+    def record_step(self) -> None:
+        """Take this step's gradient norms now (for `watch(model, hook=False)`)."""
+        if self._watch is None:
+            raise RuntimeError("run.record_step(): call run.watch(model) first")
+        self._watch.record()
+        self._on_step()
 
     def _on_step(self) -> None:
         """After each watched step: a `progress` event at most every PROGRESS_EVERY_S."""
