@@ -301,3 +301,21 @@ def test_no_epochs_and_no_watch_still_make_a_readable_run(tmp_path: Path) -> Non
     assert [e["type"] for e in events] == ["start", "end"]
     assert events[-1]["reason"] == "the script ended the run after 0 epochs"
     assert run.run_dir is not None and RunRecord.load(run.run_dir).epoch == 0
+
+
+def test_export_keeps_a_scripts_own_metrics_as_columns(tmp_path: Path) -> None:
+    from dmt_tui.rundir.export import export_runs
+
+    with dmt_tui.Run("extras", runs_dir=tmp_path / "runs") as run:
+        run.epoch(train_loss=0.5, margin=1.5, state=7)
+        run.epoch(train_loss=0.4, margin=2.5, state=8)
+    assert run.run_dir is not None
+    export_runs([RunRecord.load(run.run_dir)], ["csv"], tmp_path / "out", say=lambda _: None)
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    assert list(table["margin"]) == [1.5, 2.5]
+    assert list(table["metric_state"]) == [7, 8]  # `state` is the run's end state column
+    assert list(table["state"]) == ["finished", "finished"]
+    columns = list(table.columns)
+    assert columns.index("es_best_epoch") < columns.index("margin") < columns.index("preset")

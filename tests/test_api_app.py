@@ -90,3 +90,4 @@ async def test_the_app_shows_a_scripts_run_and_s_stops_it(tmp_path: Path) -> Non
     assert rows[0]["run_id"] == run_dir.name and rows[0]["state"] == "stopped"
     assert float(rows[0]["val_loss"]) == pytest.approx(record.epochs[0]["val_loss"])
     assert rows[0]["grad_mean_0"] and rows[0]["grad_mean_2"] and rows[0]["grad_mean_total"]
+    assert float(rows[0]["sharpness"]) == 0.5  # the script's own metric, as a column
