@@ -46,3 +46,19 @@ def test_the_lightning_example(tmp_path: Path) -> None:
     assert [e["epoch"] for e in record.epochs] == [1, 2, 3]
     assert record.layer_names == ["net.0", "net.2", "net.4"]
     assert len(record.grads) == 3 and record.config["hidden"] == 32
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    """The complete example in README's "Your own training loop", run as a script."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Your own training loop", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.py").write_text(code, "utf-8")
+    done = subprocess.run([sys.executable, "example.py"], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = RunRecord.load(next((tmp_path / "runs").iterdir()))
+    assert record.state in ("finished", "early_stopped")
+    assert record.epochs and record.epochs[0]["any_metric"] == 0.5
+    assert len(record.grads) == len(record.epochs)
+    assert record.layer_names == ["0", "2"]
