@@ -95,9 +95,16 @@ def test_a_plain_loop_writes_the_run_folder(tmp_path: Path) -> None:
     assert set(load_checkpoint(run.run_dir / rundir.BEST)) == set(model.state_dict())
 
 
-def test_grad_norms_equal_an_independent_computation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [True, False], ids=["gradient block", "norm per tensor"])
+def test_grad_norms_equal_an_independent_computation(
+        tmp_path: Path, block: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """One step an epoch: each layer's histogram holds exactly that step's L2 norm of its
-    weight and bias together, and `total` the whole model's."""
+    weight and bias together, and `total` the whole model's; for a small model (its
+    gradients copied into a block) and for one too large for the block."""
+    import dmt_tui.grad_watch
+
+    if not block:
+        monkeypatch.setattr(dmt_tui.grad_watch, "BLOCK_BYTES", 0)
     model, (x, y) = small_model(), data(16)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     layers = {"encoder.0": model.encoder[0], "encoder.2": model.encoder[2], "head": model.head}
@@ -319,3 +326,25 @@ def test_export_keeps_a_scripts_own_metrics_as_columns(tmp_path: Path) -> None:
     assert list(table["state"]) == ["finished", "finished"]
     columns = list(table.columns)
     assert columns.index("es_best_epoch") < columns.index("margin") < columns.index("preset")
+
+
+@pytest.mark.parametrize("block", [True, False], ids=["gradient block", "norm per tensor"])
+def test_a_layer_without_a_gradient_counts_zero_norms(
+        tmp_path: Path, block: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dmt_tui.grad_watch
+
+    if not block:
+        monkeypatch.setattr(dmt_tui.grad_watch, "BLOCK_BYTES", 0)
+    model = nn.ModuleDict({"used": nn.Linear(3, 1), "unused": nn.Linear(3, 1)})
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with dmt_tui.Run("unused", runs_dir=tmp_path) as run:
+        run.watch(model)
+        for _ in range(3):
+            optimizer.zero_grad()
+            model["used"](torch.ones(2, 3)).sum().backward()
+            optimizer.step()
+        run.epoch(train_loss=1.0)
+    grad = [e for e in events_of(run) if e["type"] == "grad"][0]
+    layers = {layer["name"]: layer for layer in grad["layers"]}
+    assert layers["unused"]["zeros"] == 3 and layers["unused"]["mean"] == 0.0
+    assert layers["used"]["zeros"] == 0 and layers["used"]["mean"] > 0
