@@ -76,6 +76,8 @@ class MonitorScreen(Screen[None]):
         Binding("f", "cycle_filter", "Filter", id="monitor.cycle_filter"),
         Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
+        # not in the footer, which has no room left at 80 columns; `?` lists it
+        Binding("m", "metrics", "Metrics", show=False, id="monitor.metrics"),
     ]
 
     selected: reactive[str | None] = reactive(None)
@@ -212,6 +214,15 @@ class MonitorScreen(Screen[None]):
         loss = self.query_one(LossPanel)
         loss.log_y = not loss.log_y
         self.redraw()
+
+    def action_metrics(self) -> None:
+        """The selected run's other per-epoch numbers, one at a time (metrics_panel)."""
+        if self.record is None:
+            self.notify("no run selected", severity="warning")
+            return
+        from dmt_tui.app.metrics_panel import MetricsScreen
+
+        self.app.push_screen(MetricsScreen(self.record))
 
     def action_layer(self, step: int) -> None:
         """Show the previous (-1) or next (+1) layer's histogram of gradient norms."""
