@@ -76,17 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First thing, before any heavy import: a Ctrl-C while modules load (torch takes a
+    # second or two) is a stop request, never a KeyboardInterrupt traceback mid-import.
+    from dmt_tui.trainer.stop import StopRequest
+
+    stop = StopRequest()
+    stop.install()
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "train":
-            from dmt_tui.trainer.cli import train_command
+    except BaseException:
+        stop.restore()
+        raise
+    if args.command == "train":
+        from dmt_tui.trainer.cli import train_command
 
-            return train_command(args)
-    except KeyboardInterrupt:  # before `train` takes the signals itself: nothing started
-        train = "train" in (sys.argv[1:] if argv is None else argv)
-        print("dmt-tui: stopped by SIGINT" + ("; no run was started" if train else ""),
-              file=sys.stderr)
-        return 4 if train else 130
+        return train_command(args, stop)
+    stop.restore()  # the other commands take Ctrl-C as usual (the app handles its own keys)
+    if stop:
+        return 130
     if args.handler in (app_command, presets_command):
         from dmt_tui.presets import user_presets_dir
         from dmt_tui.presets.schema import ConfigError
