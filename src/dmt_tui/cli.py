@@ -19,6 +19,11 @@ def _runs_dir(args: argparse.Namespace) -> Path:
 def presets_command(args: argparse.Namespace) -> int:
     from dmt_tui.presets import list_presets, user_presets_dir
 
+    if args.schema:
+        from dmt_tui.presets.schema import schema_lines
+
+        print("\n".join(schema_lines()))
+        return 0
     found = list_presets(user_presets_dir(args.presets_dir))
     width = max(len(p.name) for p in found)
     for info in found:
@@ -63,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=None)
     listing = commands.add_parser("presets", help="built-in and user presets")
     listing.add_argument("--presets-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    listing.add_argument("--schema", action="store_true",
+                         help="every preset key with its default and what it allows")
     listing.set_defaults(handler=presets_command)
     runs = commands.add_parser("runs", help="a table of runs and their states")
     runs.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
