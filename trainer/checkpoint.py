@@ -20,9 +20,9 @@ def save_checkpoint(state: dict[str, torch.Tensor], path: Path) -> None:
 
 class BestWeights:
     """The best epoch's weights: kept in memory (for restore_best) and written to best.pt
-    when val_loss improves, at most once a second, and always when the run ends. A save
-    costs about a millisecond, a small model's epoch a few; a run killed outright may find
-    best.pt up to a second behind its events."""
+    when val_loss improves, at most once every EVERY_S, and always when the run ends: a save
+    can cost as much as a small model's epoch, and early epochs improve nearly every time.
+    A run killed outright may find best.pt up to EVERY_S behind its events."""
 
     EVERY_S = 1.0
 

@@ -121,7 +121,7 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
         steps_per_epoch=trainer.steps_per_epoch, layers=trainer.layer_names, pid=os.getpid(),
         task=data.task, n_classes=data.n_classes, features=data.features, classes=data.classes,
         threads=session.cores.threads, dtype=config["train"]["dtype"], world_size=ranks.world,
-        ranks=peers, cuda_graphs=trainer.graph is not None)
+        ranks=peers, cuda_graphs=trainer.train_step.graphed)
     heartbeat.update(state="running", device=str(session.device))
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
     best = BestWeights(run_dir / rundir.BEST if ranks.main else None)
