@@ -34,6 +34,7 @@ from dmt_tui.trainer.optim import build_optimizer, schedule_fn
 from dmt_tui.trainer.session import DATA_PARALLEL, GRAPH, Session, choose_mode
 from dmt_tui.trainer.speed.flat import FlatParameters
 from dmt_tui.trainer.steps import make_step
+from dmt_tui.trainer.system import SystemMetrics
 
 __all__ = ["SINGLE", "EpochResult", "Session", "Trainer", "evaluate", "prepare"]
 
@@ -139,6 +140,7 @@ class Trainer:
         self.shuffle = torch.Generator(device=session.device)
         self.shuffle.manual_seed(train["seed"] + 1)
         self.train_step = make_step(session, keep_norms=self.grad_stats)
+        self.system = SystemMetrics(session.device)  # memory and CPU use, in `progress`
         self._grad_epochs: list[tuple[int, int]] = []  # (epoch, steps) whose norms wait
         self._grad_read_at = -math.inf  # monotonic time of the last read of norms
 
@@ -164,9 +166,9 @@ class Trainer:
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
+                rate = round(seen * s.ranks.world / max(now - started, 1e-9), 1)
                 self.events.write("progress", epoch=number, step=i, steps=self.steps_per_epoch,
-                                  samples_per_s=round(seen * s.ranks.world /
-                                                      max(now - started, 1e-9), 1))
+                                  samples_per_s=rate, **self.system.read())
             if distributed.agree_to_stop(bool(self.stop), i, s.ranks, s.device):
                 stopped = True
                 break
