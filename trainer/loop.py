@@ -133,7 +133,7 @@ class Trainer:
         self.base_lr = float(session.config["optimizer"]["lr"])
         self.step = 0  # optimizer steps so far, all epochs
         if self.lr_at is not None:
-            self._set_lr()
+            self.set_lr()
         self.layer_names = [name for name, _ in linear_layers(session.model)]
         # gradients are the same on every rank after DDP's all-reduce: rank 0 watches them
         self.grad_stats = train["grad_stats"] and session.ranks.main
@@ -144,10 +144,9 @@ class Trainer:
         self._grad_epochs: list[tuple[int, int]] = []  # (epoch, steps) whose norms wait
         self._grad_read_at = -math.inf  # monotonic time of the last read of norms
 
-    def _set_lr(self) -> None:
-        """Put the schedule's lr for the next step into the optimizer."""
-        assert self.lr_at is not None
-        lr = self.lr_at(self.step + 1)
+    def set_lr(self) -> None:
+        """Put the lr for the next step into the optimizer: the schedule's, or the config's."""
+        lr = self.lr_at(self.step + 1) if self.lr_at is not None else self.base_lr
         for group in self.session.optimizer.param_groups:
             group["lr"] = lr
 
@@ -162,7 +161,7 @@ class Trainer:
             seen += self.train_step(batch)  # forward, loss, backward, the optimizer's step
             self.step += 1
             if self.lr_at is not None:
-                self._set_lr()
+                self.set_lr()
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
