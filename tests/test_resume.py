@@ -131,3 +131,30 @@ def test_an_unknown_run_and_a_preset_beside_resume_are_refused(
     assert "--resume nosuchrun: no such run in" in capsys.readouterr().err
     assert train(finished.parent, "xor-adam", "--resume", finished.name) == 2
     assert "the run keeps its own config; give no preset" in capsys.readouterr().err
+
+
+def test_a_run_stopped_by_sigterm_goes_on_from_its_last_checkpoint(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import wait_until
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dmt_tui.trainer", "train", "xor-adam", "--runs-dir",
+         str(tmp_path), "--quiet", *sets(*BASE, "train.epochs=100000",
+                                         "early_stopping.patience=0")])
+    try:
+        wait_until(lambda: any((d / rundir.LAST).exists() for d in rundir.iter_run_dirs(tmp_path)))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 4
+    finally:
+        process.kill()
+    (run_dir,) = rundir.iter_run_dirs(tmp_path)
+    saved = load_last(run_dir / rundir.LAST)["epoch"]
+    assert saved >= 1 and RunRecord.load(run_dir).state == "stopped"
+    assert train(tmp_path, "--resume", run_dir.name, *sets(f"train.epochs={saved + 2}")) == 0
+    record = RunRecord.load(run_dir)
+    assert record.state == "finished"
+    assert [e["epoch"] for e in record.epochs] == list(range(1, saved + 3))
+    assert [g["epoch"] for g in record.grads] == list(range(1, saved + 3))

@@ -68,13 +68,13 @@ class LastCheckpoint:
     optimizer, schedule step, the shuffle's and torch's RNG states, early stopping, the best
     weights so far, the epoch). Written between epochs, never inside one, at most once every
     EVERY_S (a save reads every tensor back to the host, and on CUDA that waits for the
-    device), and always after a run's last epoch."""
+    device), and always after the first epoch and a run's last one."""
 
     EVERY_S = 5.0
 
     def __init__(self, path: Path | None) -> None:
         self.path = path  # None: this rank does not write the run directory
-        self._saved_at = time.monotonic()  # the first save comes EVERY_S into the run
+        self._saved_at = -math.inf  # the first epoch is saved: any run that ends has one
 
     def epoch_done(self, state: Callable[[], dict[str, Any]], last: bool) -> None:
         """After an epoch's events: save `state()` when EVERY_S has passed, or when this
