@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from dmt_tui import rundir
+from dmt_tui.rundir import events
 from dmt_tui.rundir.record import RunRecord
 from dmt_tui.trainer import cli
 from dmt_tui.trainer.checkpoint import load_last
@@ -35,6 +36,7 @@ def recorded(run_dir: Path, kind: str) -> list[dict[str, Any]]:
             if e["type"] == kind]
 
 
+@pytest.mark.timeout(900)  # 40 epochs in three runs: minutes on a loaded shared machine
 def test_a_run_resumed_at_epoch_10_trains_as_one_uninterrupted_run(tmp_path: Path) -> None:
     assert train(tmp_path / "whole", "xor-adam", *sets(*BASE, "train.epochs=20")) == 0
     (whole,) = rundir.iter_run_dirs(tmp_path / "whole")
@@ -45,7 +47,8 @@ def test_a_run_resumed_at_epoch_10_trains_as_one_uninterrupted_run(tmp_path: Pat
 
     assert recorded(split, "epoch") == recorded(whole, "epoch")  # losses, accuracies, lr, ES
     assert recorded(split, "grad") == recorded(whole, "grad")  # every step's gradient norms
-    (seam,) = recorded(split, "resume")
+    (seam,) = [e for e in rundir.read_events(split)[0] if e["type"] == "resume"]
+    assert set(seam) == {"type", "time", *events.fields_of(events.ResumeEvent)}
     assert seam["epoch"] == 10 and seam["epochs"] == 20
     kinds = [e["type"] for e in rundir.read_events(split)[0] if e["type"] in ("end", "resume")]
     assert kinds == ["end", "resume", "end"]
@@ -133,6 +136,7 @@ def test_an_unknown_run_and_a_preset_beside_resume_are_refused(
     assert "the run keeps its own config; give no preset" in capsys.readouterr().err
 
 
+@pytest.mark.timeout(900)
 def test_a_run_stopped_by_sigterm_goes_on_from_its_last_checkpoint(tmp_path: Path) -> None:
     import signal
     import subprocess

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from dmt_tui import rundir
+from dmt_tui.rundir import events
 from dmt_tui.trainer import cli, loop
 from dmt_tui.trainer.system import rss_mb
 
@@ -22,11 +23,14 @@ def test_progress_events_carry_the_trainers_memory_and_cpu_use(
                      "--set", "train.device=cpu"])
     assert code == 0
     (run_dir,) = rundir.iter_run_dirs(tmp_path)
-    events, _ = rundir.read_events(run_dir)
-    progress: list[dict[str, Any]] = [e for e in events if e["type"] == "progress"]
+    written, _ = rundir.read_events(run_dir)
+    progress: list[dict[str, Any]] = [e for e in written if e["type"] == "progress"]
     assert len(progress) == 2 * 10  # 320 training rows in batches of 32, two epochs
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    typed = {"type", "time", *events.fields_of(events.ProgressEvent)}
+    required = {"type", "time", *events.ProgressEvent.__required_keys__}
     for event in progress:
+        assert required <= set(event) <= typed
         # this process trained the run: torch alone keeps well over 50 MiB resident
         assert 50 < event["rss_mb"] <= peak_mb + 1
         assert event["cpu_percent"] >= 0
