@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmt_tui import rundir
 from dmt_tui.presets.schema import ConfigError, dump, load_file
+
+if TYPE_CHECKING:
+    from dmt_tui.trainer.host import StopRequest
 
 # What a resumed run keeps: its checkpoint holds this model, trained on these data, with the
 # state of this optimizer, in this dtype.
@@ -34,7 +37,7 @@ def changed_keys(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
             if saved[section].get(key) != wanted[section].get(key)]
 
 
-def resume_command(args: argparse.Namespace) -> int:
+def resume_command(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     """Check the run and the overrides, then train on from last.pt; the exit code says how
     the run ended (README, "Exit codes"), or 2 for a refusal."""
     if args.preset is not None:
@@ -65,11 +68,11 @@ def resume_command(args: argparse.Namespace) -> int:
         return fail(f"--set {changed[0]}: a resumed run keeps its model, its data, its "
                     f"optimizer and its dtype (data.*, model.*, optimizer.name, train.dtype); "
                     f"start a new run to change them")
-    return _train_on(args, run_dir, config, saved)
+    return _train_on(args, run_dir, config, saved, stop)
 
 
 def _train_on(args: argparse.Namespace, run_dir: Path, config: dict[str, Any],
-              saved: dict[str, Any]) -> int:
+              saved: dict[str, Any], stop: StopRequest | None) -> int:
     # torch is imported only now that the request is known to be good
     from dmt_tui.trainer import engine, loop
     from dmt_tui.trainer.checkpoint import load_last
@@ -98,5 +101,6 @@ def _train_on(args: argparse.Namespace, run_dir: Path, config: dict[str, Any],
     if not args.quiet:
         print(f"run {run_dir.name} resumes after epoch {epoch} of {epochs}", flush=True)
     with open(run_dir / rundir.LOG, "a", encoding="utf-8") as log:
-        end = engine.run(config, run_dir, _Echo(log, args.quiet), session, resume=state)
+        end = engine.run(config, run_dir, _Echo(log, args.quiet), session, stop=stop,
+                         resume=state)
     return engine.EXIT_CODES.get(str(end["state"]), 1)
