@@ -32,8 +32,10 @@ early_stopping: {patience: 50}
 
 
 def _preset(tmp_path: Path, epochs: int, batch_size: int = 32, n_samples: int = 400) -> Path:
+    """SHORT with these settings; early stopping off, so a long run lasts until stopped."""
     path = tmp_path / "tiny.yaml"
     path.write_text(SHORT.replace("epochs: 3", f"epochs: {epochs}")
+                    .replace("patience: 50", "patience: 0")
                     .replace("batch_size: 32", f"batch_size: {batch_size}")
                     .replace("n_samples: 400", f"n_samples: {n_samples}"), encoding="utf-8")
     return path
