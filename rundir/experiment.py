@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,7 +341,7 @@ def plan_from(preset: str, grid: list[str], variants: list[str], seeds: str | No
     return make_plan(preset, base, axes, parsed_variants, chosen_seeds, description)
 
 
-def start_fields(config: dict[str, Any]) -> TrialFields:
+def start_fields(config: Mapping[str, Any]) -> TrialFields:
     """What a trial's `start` event carries of its experiment (nothing for a lone run)."""
     experiment = config.get("experiment")
     if not isinstance(experiment, dict):
