@@ -113,12 +113,56 @@ def interleaved(config: dict[str, Any], seconds: float, epochs: int,
             "epoch_s": spent["plain"] / (number - 2)}
 
 
+def by_steps(config: dict[str, Any], steps: int, runs_dir: Path) -> dict[str, float]:
+    """The same comparison, robust to a loaded machine: two copies of the loop alternate
+    step by step (one watched), each step timed alone; a preempted step is an outlier that
+    the median ignores. Returns the median step of each (s), the median `run.epoch` (s) and
+    the overhead they add up to on an epoch of the plain loop's median steps."""
+    data = loop.prepare(config)
+    loader = DataLoader(TensorDataset(data.x_train, data.y_train),
+                        batch_size=config["train"]["batch_size"], shuffle=True)
+    models = {name: loop.prepare(config).model for name in ("watched", "plain")}
+    optimizers = {name: OPTIMIZERS[config["optimizer"]["name"]](model.parameters(),
+                                                                 config["optimizer"])
+                  for name, model in models.items()}
+    run = dmt_tui.Run("api-bench-steps", runs_dir=runs_dir)
+    run.begin(handle_sigterm=False)
+    run.watch(models["watched"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    times: dict[str, list[float]] = {"watched": [], "plain": []}
+    epoch_times: list[float] = []
+    order = list(times)
+    done = 0
+    while done < steps:
+        for x, y in loader:
+            for name in order:
+                began = time.perf_counter()
+                optimizers[name].zero_grad()
+                loss = loss_fn(models[name](x), y)
+                loss.backward()
+                optimizers[name].step()
+                loss.item()
+                times[name].append(time.perf_counter() - began)
+            order.reverse()
+            done += 1
+        began = time.perf_counter()
+        run.epoch(train_loss=1.0, val_loss=1.0)
+        epoch_times.append(time.perf_counter() - began)
+    run.end()
+    watched, plain = statistics.median(times["watched"]), statistics.median(times["plain"])
+    per_epoch = statistics.median(epoch_times)
+    n = len(loader)
+    return {"watched": watched, "plain": plain, "epoch": per_epoch,
+            "overhead": ((watched - plain) * n + per_epoch) / (plain * n)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0,
                         help="training time of each variant, at least (15)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of each, at least (20)")
-    parser.add_argument("--repeats", type=int, default=3, help="measurements (3)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="epoch-by-epoch measurements (3); then one step by step")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (cpu)")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads (1: steadier on a shared machine)")
@@ -139,6 +183,10 @@ def main() -> int:
                   f"(control {100 * r['wall control']:+.1f}%)"
                   f"  CPU time {100 * r['cpu']:+.1f}% (control {100 * r['cpu control']:+.1f}%)"
                   f"  syncing calls the Run adds per epoch {r['syncs']:.2f}", flush=True)
+        r = by_steps(config, 5 * 625, Path(tmp))
+    print(f"  step by step, medians: plain {1e6 * r['plain']:.0f} us, watched "
+          f"{1e6 * r['watched']:.0f} us a step; run.epoch {1e3 * r['epoch']:.2f} ms; on a "
+          f"625-step epoch: overhead {100 * r['overhead']:+.1f}%", flush=True)
     for clock in ("cpu", "wall"):
         values = [r[clock] for r in results]
         noise = max(abs(r[f"{clock} control"]) for r in results)

@@ -17,6 +17,7 @@ given a model, by which time the script has imported torch. It never imports Tex
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import os
@@ -213,8 +214,11 @@ class Run:
                 started=round(time.time(), 3), world_size=1)
             self._events = rundir.EventLog(run_dir)
         except OSError as err:
-            raise rundir.RunDirError(f"{run_dir}: cannot write the run folder: "
-                                     f"{err.strerror or err}") from None
+            reason = f"{run_dir}: cannot write the run folder: {err.strerror or err}"
+            if self._heartbeat is not None:  # no live state left behind with a beat
+                with contextlib.suppress(OSError):
+                    self._heartbeat.close(state="failed", reason=reason)
+            raise rundir.RunDirError(reason) from None
         self.run_dir = run_dir
         if self.model is not None:
             self._keep_best(self.model)
