@@ -23,6 +23,9 @@ class RunUpdate:
     # `events` is the run's whole history, read again from the start: it replaces what the
     # app held rather than adding to it.
     history: bool = False
+    # What could not be read (a config.yaml that is not YAML, a line that is not JSON, a
+    # field of the wrong type), when that changed: the app shows it once.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -40,6 +43,21 @@ class WatcherFailed(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, WatcherFailed)
+
+
+@dataclass
+class RunGone(Message):
+    """A run's folder went away without the app deleting it: the run leaves the list."""
+
+    run_id: str
+
+
+@dataclass
+class RunNotes(Message):
+    """Parts of a run's files could not be read: shown once, the run is listed all the same."""
+
+    run_id: str
+    notes: list[str]
 
 
 @dataclass

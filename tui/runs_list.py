@@ -14,6 +14,7 @@ from textual.widgets.data_table import RowKey
 
 from dmt_tui import rundir
 from dmt_tui.app.format import number, state_text
+from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.messages import RunSelected
 from dmt_tui.rundir.record import RunRecord
 
@@ -61,6 +62,7 @@ def filter_label(state_filter: str) -> str:
     return "all states" if state_filter == "all" else state_filter.replace("_", "-")
 
 
+@guard_handlers()
 class RunsList(DataTable[Text | str]):
     """The runs in the runs folder that pass the state filter, in the chosen order."""
 

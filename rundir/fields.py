@@ -1,0 +1,240 @@
+"""What each field of an event, of status.json and of config.yaml must be, checked once where
+a reader takes it in (EventTail, read_status, read_config), so that no panel, table or export
+meets a string where it counts epochs.
+
+A field of the wrong type is dropped (the reader sees it as missing) and noted; an event
+that cannot mean anything without its field (an `epoch` event without a whole epoch number)
+is dropped whole. Fields this table does not name pass untouched: a newer trainer may add
+some, and no reader here uses them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeGuard
+
+import yaml
+
+MAX_FILE_BYTES = 4 << 20  # config.yaml and status.json are a few kB; more is not a run's file
+MAX_NOTES = 8  # notes kept per file; the rest are counted
+STATE_CHARS = set("abcdefghijklmnopqrstuvwxyz_")
+
+Check = Callable[[Any], bool]
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _optional(check: Check) -> Check:
+    return lambda value: value is None or check(value)
+
+
+INT, NUMBER, TEXT = _optional(is_int), _optional(is_number), _optional(is_str)
+
+# Per event type, the fields a reader uses and what each must be (DESIGN.md's table).
+EVENT_FIELDS: dict[str, dict[str, Check]] = {
+    "start": {"run_id": TEXT, "preset": TEXT, "device": TEXT, "torch_version": TEXT,
+              "n_params": INT, "n_train": INT, "n_val": INT, "steps_per_epoch": INT,
+              "layers": is_str_list, "pid": INT},
+    "progress": {"epoch": INT, "step": INT, "steps": INT, "samples_per_s": NUMBER},
+    "epoch": {"train_loss": NUMBER, "val_loss": NUMBER, "train_acc": NUMBER,
+              "val_acc": NUMBER, "lr": NUMBER, "seconds": NUMBER, "es_wait": INT,
+              "es_patience": INT, "es_best": NUMBER, "es_best_epoch": INT},
+    "grad": {},  # layers and total: see _clean_layer
+    "end": {"state": TEXT, "reason": TEXT, "epochs": INT, "best_epoch": INT,
+            "best_val_loss": NUMBER, "error": TEXT},
+}
+NEEDS_EPOCH = ("epoch", "grad")  # meaningless without a whole epoch number: dropped whole
+
+STATUS_FIELDS: dict[str, Check] = {
+    "state": is_str, "pid": INT, "updated": NUMBER, "host": TEXT, "run_id": TEXT,
+    "preset": TEXT, "epochs": INT, "epoch": INT, "started": NUMBER, "device": TEXT,
+    "best_epoch": INT, "best_val_loss": NUMBER, "reason": TEXT,
+}
+
+LAYER_FIELDS: dict[str, Check] = {"mean": NUMBER, "min": NUMBER, "max": NUMBER,
+                                  "zeros": INT, "nonfinite": INT}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _drop_wrong(fields: dict[str, Any], checks: dict[str, Check], where: str,
+                notes: list[str]) -> None:
+    for key, check in checks.items():
+        if key in fields and not check(fields[key]):
+            notes.append(f"{where}: ignored {key}={_shown(fields.pop(key))} (wrong type)")
+
+
+def _whole(value: Any) -> int | None:
+    """An epoch number: a JSON integer, or a float that is one (3.0)."""
+    if is_int(value):
+        return int(value)
+    if is_number(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _clean_layer(layer: Any, where: str, notes: list[str]) -> dict[str, Any] | None:
+    """A `grad` layer object; its histogram goes when counts and edges do not fit together."""
+    if not isinstance(layer, dict) or not isinstance(layer.get("name"), str):
+        notes.append(f"{where}: ignored a layer that is not an object with a name")
+        return None
+    layer = dict(layer)
+    _drop_wrong(layer, LAYER_FIELDS, f"{where} layer {layer['name']!r}", notes)
+    counts, edges = layer.get("counts"), layer.get("edges")
+    if counts is None and edges is None:
+        return layer
+    if not (isinstance(counts, list) and all(is_int(c) and c >= 0 for c in counts)
+            and isinstance(edges, list) and all(is_number(e) for e in edges)
+            and len(edges) == len(counts) + 1):
+        notes.append(f"{where} layer {layer['name']!r}: ignored its histogram "
+                     "(counts and edges do not match)")
+        layer.pop("counts", None)
+        layer.pop("edges", None)
+    return layer
+
+
+def clean_event(raw: Any, where: str, notes: list[str]) -> dict[str, Any] | None:
+    """The event with every field a reader uses of the right type, or None when the line is
+    no event at all. `where` names the line in notes."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        notes.append(f"{where}: skipped a line that is not an event (no type)")
+        return None
+    event = dict(raw)
+    kind = event["type"]
+    if "time" in event and not is_number(event["time"]):
+        notes.append(f"{where}: ignored time={_shown(event.pop('time'))} (wrong type)")
+    if kind in NEEDS_EPOCH:
+        epoch = _whole(event.get("epoch"))
+        if epoch is None:
+            notes.append(f"{where}: skipped a {kind} event whose epoch is "
+                         f"{_shown(event.get('epoch'))}, not a whole number")
+            return None
+        event["epoch"] = epoch
+    _drop_wrong(event, EVENT_FIELDS.get(kind, {}), f"{where} ({kind})", notes)
+    if kind == "grad":
+        layers = event.get("layers")
+        if not isinstance(layers, list):
+            if layers is not None:
+                notes.append(f"{where} (grad): ignored layers that are not a list")
+            layers = []
+        event["layers"] = [x for x in (_clean_layer(layer, f"{where} (grad)", notes)
+                                       for layer in layers) if x is not None]
+        if "total" in event:
+            total = _clean_layer(event["total"], f"{where} (grad total)", notes)
+            if total is None:
+                event.pop("total")
+            else:
+                event["total"] = total
+    return event
+
+
+def clean_state(state: str) -> str:
+    """An unknown state is shown as it is written, if it reads like a state."""
+    return state if state and len(state) <= 24 and set(state) <= STATE_CHARS else "unknown"
+
+
+def clean_status(raw: Any, where: str, notes: list[str]) -> dict[str, Any]:
+    """status.json's fields of the right type; anything that is not an object is no status."""
+    if not isinstance(raw, dict):
+        notes.append(f"{where}: ignored, not a JSON object")
+        return {}
+    status = dict(raw)
+    _drop_wrong(status, STATUS_FIELDS, where, notes)
+    if "state" in status and clean_state(status["state"]) != status["state"]:
+        notes.append(f"{where}: state {_shown(status['state'])} is not a state")
+        status["state"] = "unknown"
+    return status
+
+
+def read_small(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A regular file's bytes, at most `limit`: a FIFO or a device named like a run's file
+    must not hang a reader. Raises OSError (and ValueError when it is too big or not a
+    regular file)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit >> 20} MB")
+    return data
+
+
+# The C loader when PyYAML has it: the pure-Python one takes ~9 ms a config, half a second
+# for a folder of fifty runs on the first poll.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_config(path: Path) -> tuple[dict[str, Any], str | None]:
+    """A run's config.yaml as a mapping, and a note when it could not be read ({} then)."""
+    try:
+        text = read_small(path).decode("utf-8")
+        loaded = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except FileNotFoundError:
+        return {}, None
+    except UnicodeDecodeError:
+        return {}, f"{path}: ignored, not UTF-8 text"
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        return {}, f"{path}: ignored, not valid YAML{line}"
+    except (OSError, ValueError, RecursionError, MemoryError) as err:
+        return {}, f"{path}: ignored, cannot be read: {getattr(err, 'strerror', None) or err}"
+    if loaded is None:
+        return {}, None
+    if not isinstance(loaded, dict):
+        return {}, f"{path}: ignored, not a mapping of settings"
+    return loaded, None
+
+
+def read_status_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """status.json checked field by field, and notes; {} when missing or unreadable."""
+    import json
+
+    notes: list[str] = []
+    try:
+        raw = json.loads(read_small(path).decode("utf-8"))
+    except FileNotFoundError:
+        return {}, notes
+    except (OSError, ValueError, RecursionError) as err:
+        # A reader may meet the file mid-replace on some file systems; say so, show nothing.
+        notes.append(f"{path}: ignored, not readable JSON ({type(err).__name__})")
+        return {}, notes
+    return clean_status(raw, str(path), notes), notes
+
+
+def capped(notes: list[str], new: list[str]) -> None:
+    """Add `new` to `notes`, keeping at most MAX_NOTES and a count of the rest."""
+    for note in new:
+        if len(notes) < MAX_NOTES:
+            notes.append(note)
+        elif len(notes) == MAX_NOTES:
+            notes.append("and 1 more note")
+        else:
+            count = int(notes[-1].split()[1]) + 1
+            notes[-1] = f"and {count} more notes"
