@@ -30,6 +30,7 @@ LOG = "trainer.log"
 # host (stopped with SIGSTOP, swapped out): it may come back, and it is never deleted.
 LIVE_STATES = ("starting", "running", "not_responding")
 END_STATES = ("finished", "early_stopped", "diverged", "stopped", "failed")
+WRITTEN_STATES = ("starting", "running", *END_STATES)  # what a trainer writes in status.json
 HEARTBEAT_S = 5.0  # the trainer rewrites status.json at least this often while alive
 # A live state whose heartbeat is older than this reads as crashed (or not responding while
 # its process is alive here). DMT_STALE_AFTER_S overrides it, for tests that pause a trainer.
@@ -134,10 +135,13 @@ class EventTail:
     def read(self) -> list[dict[str, Any]]:
         """The complete events appended since the last read, each checked (fields.py)."""
         try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            chunk = field_checks.read_regular(self.path, self.offset)
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as err:  # a folder, a FIFO, no permission: say it once
+            note = f"{self.path}: cannot be read ({getattr(err, 'strerror', None) or err})"
+            if note not in self.skipped:
+                self.skipped.insert(0, note)
             return []
         end = chunk.rfind(b"\n") + 1  # everything after the last newline is still being written
         self.offset += end
@@ -178,7 +182,7 @@ def read_events(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 def read_status(run_dir: Path) -> dict[str, Any]:
     """status.json with each field of the right type (fields.py); {} when missing or unreadable."""
-    return field_checks.read_status_file(run_dir / STATUS)[0]
+    return field_checks.read_status_file(run_dir / STATUS, WRITTEN_STATES)[0]
 
 
 def run_status(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
@@ -186,7 +190,7 @@ def run_status(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
     in it (no status.json: a trainer that died before writing one; or one unreadable) the
     last change to the run's files stands in for it, so that such a run reads as crashed
     once that is older than the staleness, not as training for ever."""
-    status, notes = field_checks.read_status_file(run_dir / STATUS)
+    status, notes = field_checks.read_status_file(run_dir / STATUS, WRITTEN_STATES)
     if "updated" not in status:
         times = []
         for path in (run_dir / STATUS, run_dir / EVENTS, run_dir):

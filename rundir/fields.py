@@ -27,7 +27,12 @@ Check = Callable[[Any], bool]
 
 
 def is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A JSON integer that every reader (and TensorBoard's int64 steps) can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53
+
+
+def is_count(value: Any) -> bool:
+    return is_int(value) and value >= 0
 
 
 def is_number(value: Any) -> bool:
@@ -71,7 +76,8 @@ STATUS_FIELDS: dict[str, Check] = {
 }
 
 LAYER_FIELDS: dict[str, Check] = {"mean": NUMBER, "min": NUMBER, "max": NUMBER,
-                                  "zeros": INT, "nonfinite": INT}
+                                  "zeros": _optional(is_count),
+                                  "nonfinite": _optional(is_count)}
 
 
 def _shown(value: Any) -> str:
@@ -90,7 +96,7 @@ def _whole(value: Any) -> int | None:
     """An epoch number: a JSON integer, or a float that is one (3.0)."""
     if is_int(value):
         return int(value)
-    if is_number(value) and float(value).is_integer():
+    if is_number(value) and float(value).is_integer() and abs(value) < 2**53:
         return int(value)
     return None
 
@@ -105,7 +111,7 @@ def _clean_layer(layer: Any, where: str, notes: list[str]) -> dict[str, Any] | N
     counts, edges = layer.get("counts"), layer.get("edges")
     if counts is None and edges is None:
         return layer
-    if not (isinstance(counts, list) and all(is_int(c) and c >= 0 for c in counts)
+    if not (isinstance(counts, list) and all(is_count(c) for c in counts)
             and isinstance(edges, list) and all(is_number(e) for e in edges)
             and len(edges) == len(counts) + 1):
         notes.append(f"{where} layer {layer['name']!r}: ignored its histogram "
@@ -155,31 +161,41 @@ def clean_state(state: str) -> str:
     return state if state and len(state) <= 24 and set(state) <= STATE_CHARS else "unknown"
 
 
-def clean_status(raw: Any, where: str, notes: list[str]) -> dict[str, Any]:
-    """status.json's fields of the right type; anything that is not an object is no status."""
+def clean_status(raw: Any, where: str, notes: list[str],
+                 states: tuple[str, ...] = ()) -> dict[str, Any]:
+    """status.json's fields of the right type; anything that is not an object is no status.
+    A state not in `states` (a newer trainer's?) is noted, and shown as written when it reads
+    like one."""
     if not isinstance(raw, dict):
         notes.append(f"{where}: ignored, not a JSON object")
         return {}
     status = dict(raw)
     _drop_wrong(status, STATUS_FIELDS, where, notes)
-    if "state" in status and clean_state(status["state"]) != status["state"]:
-        notes.append(f"{where}: state {_shown(status['state'])} is not a state")
-        status["state"] = "unknown"
+    state = status.get("state")
+    if state is not None and state not in states:
+        notes.append(f"{where}: state {_shown(state)} is not one this version knows")
+        status["state"] = clean_state(state)
     return status
 
 
-def read_small(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """A regular file's bytes, at most `limit`: a FIFO or a device named like a run's file
-    must not hang a reader. Raises OSError (and ValueError when it is too big or not a
-    regular file)."""
+def read_regular(path: Path, offset: int = 0, limit: int = -1) -> bytes:
+    """A regular file's bytes from `offset` (at most `limit`, all when -1): a FIFO or a
+    device named like a run's file must not hang a reader. Raises OSError, and ValueError
+    when `path` is not a regular file."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError("not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(limit + 1)
+            f.seek(offset)
+            return f.read(limit)
     finally:
         os.close(fd)
+
+
+def read_small(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """`read_regular`, refusing (ValueError) a file larger than `limit`."""
+    data = read_regular(path, limit=limit + 1)
     if len(data) > limit:
         raise ValueError(f"larger than {limit >> 20} MB")
     return data
@@ -206,13 +222,13 @@ def read_config(path: Path) -> tuple[dict[str, Any], str | None]:
     except (OSError, ValueError, RecursionError, MemoryError) as err:
         return {}, f"{path}: ignored, cannot be read: {getattr(err, 'strerror', None) or err}"
     if loaded is None:
-        return {}, None
+        return {}, f"{path}: empty"
     if not isinstance(loaded, dict):
         return {}, f"{path}: ignored, not a mapping of settings"
     return loaded, None
 
 
-def read_status_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+def read_status_file(path: Path, states: tuple[str, ...]) -> tuple[dict[str, Any], list[str]]:
     """status.json checked field by field, and notes; {} when missing or unreadable."""
     import json
 
@@ -225,7 +241,7 @@ def read_status_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         # A reader may meet the file mid-replace on some file systems; say so, show nothing.
         notes.append(f"{path}: ignored, not readable JSON ({type(err).__name__})")
         return {}, notes
-    return clean_status(raw, str(path), notes), notes
+    return clean_status(raw, str(path), notes, states), notes
 
 
 def capped(notes: list[str], new: list[str]) -> None:

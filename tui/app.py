@@ -82,7 +82,7 @@ class DmtApp(App[None]):
         """Some of a run's files could not be read: say what once; the run is listed."""
         shown = "\n".join(message.notes[:3])
         more = f"\n(and {len(message.notes) - 3} more)" if len(message.notes) > 3 else ""
-        self.notify(f"{shown}{more}"[:600], title=f"{message.run_id}: read in part",
+        self.notify(f"{message.run_id}\n{shown}{more}"[:600], title="Read in part",
                     severity="warning", timeout=10)
 
     def on_mount(self) -> None:

@@ -35,6 +35,7 @@ class _Tail:
         self.ended = False  # nothing more will come: read no further
         self._saw_end = False
         self._looked_dead = False
+        self._config_note: list[str] = []  # config.yaml is read once, with the first poll
         self._notes: list[str] = []  # the notes last sent
 
     def read(self, first: bool) -> RunUpdate | None:
@@ -42,7 +43,7 @@ class _Tail:
         state = rundir.effective_state(status) if status else "starting"
         config, config_note = rundir.read_config(self.run_dir) if first else (None, None)
         if config_note:
-            self._notes = [config_note]
+            self._config_note = [config_note]
         if first and state in rundir.END_STATES:
             # The trainer writes `end` before the final status.json: every event is on disk,
             # and nothing more will come. Leave them there until the app asks (history()).
@@ -70,7 +71,7 @@ class _Tail:
 
     def _news(self, status_notes: list[str]) -> list[str]:
         """The run's notes (config, status, skipped lines) when they changed, else []."""
-        notes = [*self._notes[:1], *status_notes, *self.events.skipped]
+        notes = [*self._config_note, *status_notes, *self.events.skipped]
         if notes == self._notes or not notes:
             return []
         self._notes = notes
