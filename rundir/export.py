@@ -195,7 +195,11 @@ def check_out_dir(out_dir: Path) -> None:
 def plain_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Columns whose values mix types (a config.yaml with `lr: fast` beside runs with
     `lr: 0.01`) as text: parquet wants one type a column; csv writes them alike."""
-    for column in table.select_dtypes(include="object").columns:
+    from pandas.api.types import is_object_dtype
+
+    for column in table.columns:
+        if not is_object_dtype(table[column]):
+            continue
         kinds = {type(v) for v in table[column] if v is not None and v == v}
         if len(kinds) > 1 or not kinds <= {str, int, float, bool}:
             table[column] = [None if v is None or v != v else str(v) for v in table[column]]
