@@ -149,12 +149,18 @@ async def test_the_app_survives_a_folder_of_fuzzed_runs(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         runs_list = app.screen.query_one(RunsList)
         await wait_for(pilot, lambda: len(runs_list.records) == len(made) + 1, "every run")
-        await pilot.press("home")
-        for _ in made:  # each selected in turn: its events read, its panels drawn
-            await pilot.press("down")
+        seen = {runs_list.selected_run}
+        for _ in made:  # from the newest up, each selected: its events read, panels drawn
+            await pilot.press("up")
             await pilot.pause(0.1)
             assert app.is_running
-        await pilot.press("l", "right_square_bracket", "space", "up", "space", "c")
+            seen.add(runs_list.selected_run)
+        assert seen == set(runs_list.records)
+        for key in ["l", "right_square_bracket", "space", "down", "space", "c"]:
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen", "compare")
+        await pilot.press("t", "l")
         await pilot.pause(0.5)
         await pilot.press("escape")
         errors = [n.message for n in app._notifications if n.severity == "error"]

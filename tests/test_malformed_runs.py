@@ -98,12 +98,21 @@ async def test_the_app_lists_every_run_and_shows_each(malformed: Path) -> None:
         runs_list = app.screen.query_one(RunsList)
         await wait_for(pilot, lambda: len(runs_list.records) == len(VARIANTS) + 1,
                        "every run listed")
-        await pilot.press("home")
-        for _ in range(len(VARIANTS) + 1):  # select each run: its panels draw
-            await pilot.press("down")
+        seen = {runs_list.selected_run}
+        for _ in range(len(VARIANTS)):  # from the newest up, each run selected: panels draw
+            await pilot.press("up")
             await pilot.pause(0.05)
             assert app.is_running
-        await pilot.press("home")
+            seen.add(runs_list.selected_run)
+        assert seen == set(runs_list.records)
+        for _ in range(16):  # the good run and the config variants, marked and compared
+            await pilot.press("space")
+            await pilot.pause(0.05)
+            await pilot.press("down")
+            await pilot.pause(0.05)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "Comparing 16 runs" in screen_text(app), "compare")
+        await pilot.press("t", "l", "escape")
         await wait_for_text(pilot, "deep-sigmoid-vanishing", "25/25")
         assert "Unexpected error" not in screen_text(app)
     assert app.return_code in (0, None)
