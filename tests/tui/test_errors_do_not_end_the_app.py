@@ -105,3 +105,16 @@ def test_the_command_names_the_crash_log_in_one_line_and_exits_1(tmp_path: Path)
                                   f"traceback is in {log}")
     assert "RuntimeError: boom from a test" in log.read_text()
 
+
+
+async def test_a_background_task_that_fails_is_shown_and_the_app_goes_on(
+        recorded_runs: Path) -> None:
+    app = DmtApp(recorded_runs)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await wait_for_text(pilot, "deep-sigmoid-vanishing")
+        app.run_worker(boom, thread=True)  # Textual's default: exit_on_error=True
+        await wait_for(pilot, lambda: notified(app, "boom from a test"), "the error shown")
+        await pilot.press("l")
+        await wait_for_text(pilot, "Loss (log y)")
+        assert app.is_running
+    assert app.return_code in (0, None)
