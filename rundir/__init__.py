@@ -1,7 +1,8 @@
 """The run directory: the only interface between the trainer and everything that reads runs.
 
 Writers (the trainer) and readers (the app, `dmt-tui runs`, `export`) share this module,
-so it stays torch-free. The format is DESIGN.md's "Run directory" table.
+so it stays torch-free. The format is the README's "Run directory" section; the events
+are typed in `dmt_tui.rundir.events`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ DEFAULT_OUT_DIR = Path("exports")
 TABLE_NAME = "metrics"  # metrics.csv and metrics.parquet: one table for all exported runs
 TENSORBOARD_DIR = "tensorboard"  # one subfolder per run below it: `tensorboard --logdir` it
 
-# Per-epoch columns, straight from the `epoch` events (DESIGN.md, "Run directory").
+# Per-epoch columns, straight from the `epoch` events (README, "Run directory").
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "seconds",
                  "es_wait", "es_patience", "es_best", "es_best_epoch")
 

@@ -43,7 +43,7 @@ def assert_no_traceback(done: Done) -> None:
 
 
 def one_error_line(done: Done) -> str:
-    """The command failed as DESIGN.md asks: exit 2, one `dmt-tui: error:` line, no traceback."""
+    """The command failed as promised: exit 2, one `dmt-tui: error:` line, no traceback."""
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert_no_traceback(done)
     lines = done.stderr.strip().splitlines()
