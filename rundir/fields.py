@@ -15,9 +15,21 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeGuard
+from types import UnionType
+from typing import (
+    Any,
+    Literal,
+    TypeGuard,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    is_typeddict,
+)
 
 import yaml
+
+from dmt_tui.rundir import events
 
 MAX_FILE_BYTES = 4 << 20  # config.yaml and status.json are a few kB; more is not a run's file
 MAX_NOTES = 8  # notes kept per file; the rest are counted
@@ -52,32 +64,56 @@ def _optional(check: Check) -> Check:
     return lambda value: value is None or check(value)
 
 
-INT, NUMBER, TEXT = _optional(is_int), _optional(is_number), _optional(is_str)
+def check_for(hint: Any) -> Check:
+    """What a value of an events.py type looks like in JSON: `float` takes an integer too,
+    and null is always taken (NaN and infinity are written as null, older trainers left
+    fields out: readers treat both as missing)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any or is_typeddict(hint) or origin is dict:
+        check: Check = (lambda value: isinstance(value, dict)) if hint is not Any \
+            else (lambda value: True)
+    elif origin in (Union, UnionType):
+        parts = [check_for(a) for a in args if a is not type(None)]
+        check = lambda value: any(part(value) for part in parts)  # noqa: E731
+    elif origin is Literal:
+        kinds = tuple({type(a) for a in args})
+        check = lambda value: isinstance(value, kinds)  # noqa: E731 - unknown values pass
+    elif origin is list:
+        item = check_for(args[0]) if args else (lambda value: True)
+        check = lambda value: isinstance(value, list) and all(item(v) for v in value)  # noqa: E731
+    else:
+        check = {int: is_int, float: is_number, str: is_str, bool: lambda value:
+                 isinstance(value, bool)}.get(hint, lambda value: True)
+    return _optional(check)
 
-# Per event type, the fields a reader uses and what each must be (DESIGN.md's table).
+
+def checks_of(event: type, *leave: str) -> dict[str, Check]:
+    """A check per field of a TypedDict from events.py, but those in `leave`."""
+    return {name: check_for(hint) for name, hint in get_type_hints(event).items()
+            if name not in leave}
+
+
+# Per event type, what each field must be: from the one definition, rundir/events.py.
 EVENT_FIELDS: dict[str, dict[str, Check]] = {
-    "start": {"run_id": TEXT, "preset": TEXT, "device": TEXT, "torch_version": TEXT,
-              "n_params": INT, "n_train": INT, "n_val": INT, "steps_per_epoch": INT,
-              "layers": is_str_list, "pid": INT},
-    "progress": {"epoch": INT, "step": INT, "steps": INT, "samples_per_s": NUMBER},
-    "epoch": {"train_loss": NUMBER, "val_loss": NUMBER, "train_acc": NUMBER,
-              "val_acc": NUMBER, "lr": NUMBER, "seconds": NUMBER, "es_wait": INT,
-              "es_patience": INT, "es_best": NUMBER, "es_best_epoch": INT},
-    "grad": {},  # layers and total: see _clean_layer
-    "end": {"state": TEXT, "reason": TEXT, "epochs": INT, "best_epoch": INT,
-            "best_val_loss": NUMBER, "error": TEXT},
+    "start": checks_of(events.StartEvent),
+    "progress": checks_of(events.ProgressEvent),
+    "epoch": checks_of(events.EpochEvent, "epoch"),
+    "grad": {},  # epoch: NEEDS_EPOCH; layers and total: _clean_layer
+    "end": checks_of(events.EndEvent),
 }
 NEEDS_EPOCH = ("epoch", "grad")  # meaningless without a whole epoch number: dropped whole
 
 STATUS_FIELDS: dict[str, Check] = {
-    "state": is_str, "pid": INT, "updated": NUMBER, "host": TEXT, "run_id": TEXT,
-    "preset": TEXT, "epochs": INT, "epoch": INT, "started": NUMBER, "device": TEXT,
-    "best_epoch": INT, "best_val_loss": NUMBER, "reason": TEXT,
+    "state": is_str, "pid": _optional(is_int), "updated": _optional(is_number),
+    "host": _optional(is_str), "run_id": _optional(is_str), "preset": _optional(is_str),
+    "epochs": _optional(is_int), "epoch": _optional(is_int), "started": _optional(is_number),
+    "device": _optional(is_str), "best_epoch": _optional(is_int),
+    "best_val_loss": _optional(is_number), "reason": _optional(is_str),
 }
 
-LAYER_FIELDS: dict[str, Check] = {"mean": NUMBER, "min": NUMBER, "max": NUMBER,
-                                  "zeros": _optional(is_count),
-                                  "nonfinite": _optional(is_count)}
+LAYER_FIELDS: dict[str, Check] = {
+    **checks_of(events.LayerHistogram, "name", "counts", "edges"),
+    "zeros": _optional(is_count), "nonfinite": _optional(is_count)}
 
 
 def _shown(value: Any) -> str:
