@@ -4,8 +4,8 @@ meets a string where it counts epochs.
 
 A field of the wrong type is dropped (the reader sees it as missing) and noted; an event
 that cannot mean anything without its field (an `epoch` event without a whole epoch number)
-is dropped whole. Fields this table does not name pass untouched: a newer trainer may add
-some, and no reader here uses them.
+is dropped whole. Event fields and their types come from rundir/events.py, the contract's
+one definition; fields it does not name pass untouched (a newer trainer may add some).
 """
 
 from __future__ import annotations
