@@ -87,6 +87,22 @@ def check_for(hint: Any) -> Check:
     return _optional(check)
 
 
+def _plain_types(hint: Any) -> frozenset[type] | None:
+    """The exact JSON types a scalar hint takes (int, float, str, bool, their unions with
+    None), or None for a hint that needs its check: a type test is ~20x faster, and a run of
+    10,000 epochs has every field of every event checked once."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        parts = [_plain_types(a) for a in args if a is not type(None)]
+        if any(part is None for part in parts):
+            return None
+        return frozenset({type(None)}.union(*(p for p in parts if p is not None)))
+    if origin is Literal:
+        return frozenset({type(None), *(type(a) for a in args)})
+    plain: dict[Any, set[type]] = {int: {int}, float: {int, float}, str: {str}, bool: {bool}}
+    return frozenset({type(None)} | plain[hint]) if hint in plain else None
+
+
 def checks_of(event: type, *leave: str) -> dict[str, Check]:
     """A check per field of a TypedDict from events.py, but those in `leave`."""
     return {name: check_for(hint) for name, hint in get_type_hints(event).items()
@@ -111,9 +127,14 @@ STATUS_FIELDS: dict[str, Check] = {
     "best_val_loss": _optional(is_number), "reason": _optional(is_str),
 }
 
-LAYER_FIELDS: dict[str, Check] = {
-    **checks_of(events.LayerHistogram, "name", "counts", "edges"),
-    "zeros": _optional(is_count), "nonfinite": _optional(is_count)}
+# The fast type tests of _drop_wrong, by table (None: the field needs its check).
+_PLAIN: dict[int, dict[str, frozenset[type] | None]] = {
+    id(EVENT_FIELDS[kind]): {name: _plain_types(hint)
+                             for name, hint in get_type_hints(typed).items()
+                             if name in EVENT_FIELDS[kind]}
+    for kind, typed in (("start", events.StartEvent), ("progress", events.ProgressEvent),
+                        ("epoch", events.EpochEvent), ("end", events.EndEvent))}
+
 
 
 def _shown(value: Any) -> str:
@@ -123,9 +144,18 @@ def _shown(value: Any) -> str:
 
 def _drop_wrong(fields: dict[str, Any], checks: dict[str, Check], where: str,
                 notes: list[str]) -> None:
+    plain = _PLAIN.get(id(checks), {})
     for key, check in checks.items():
-        if key in fields and not check(fields[key]):
-            notes.append(f"{where}: ignored {key}={_shown(fields.pop(key))} (wrong type)")
+        if key not in fields:
+            continue
+        value = fields[key]
+        kind, types = type(value), plain.get(key)
+        if types is not None and kind in types and (kind is not float or math.isfinite(value)) \
+                and (kind is not int or -2**53 < value < 2**53):
+            continue
+        if types is None and check(value):
+            continue
+        notes.append(f"{where}: ignored {key}={_shown(fields.pop(key))} (wrong type)")
 
 
 def _whole(value: Any) -> int | None:
@@ -138,18 +168,32 @@ def _whole(value: Any) -> int | None:
 
 
 def _clean_layer(layer: Any, where: str, notes: list[str]) -> dict[str, Any] | None:
-    """A `grad` layer object; its histogram goes when counts and edges do not fit together."""
+    """A `grad` layer object; its histogram goes when counts and edges do not fit together.
+    Checked inline, with builtins over whole lists: a run of 10,000 epochs has 100,000 of
+    these (the generic check took 50 us a layer, this 5)."""
     if not isinstance(layer, dict) or not isinstance(layer.get("name"), str):
         notes.append(f"{where}: ignored a layer that is not an object with a name")
         return None
-    layer = dict(layer)
-    _drop_wrong(layer, LAYER_FIELDS, f"{where} layer {layer['name']!r}", notes)
+    for key in ("mean", "min", "max", "zeros", "nonfinite"):
+        value = layer.get(key)
+        if value is None:
+            continue
+        kind = type(value)
+        if key in ("zeros", "nonfinite"):
+            ok = kind is int and 0 <= value < 2**53
+        else:
+            ok = (kind is float or kind is int) and math.isfinite(value)
+        if not ok:
+            notes.append(f"{where} layer {layer['name']!r}: ignored {key}="
+                         f"{_shown(layer.pop(key))} (wrong type)")
     counts, edges = layer.get("counts"), layer.get("edges")
     if counts is None and edges is None:
         return layer
-    if not (isinstance(counts, list) and all(is_count(c) for c in counts)
-            and isinstance(edges, list) and all(is_number(e) for e in edges)
-            and len(edges) == len(counts) + 1):
+    if not (isinstance(counts, list) and isinstance(edges, list)
+            and len(edges) == len(counts) + 1
+            and set(map(type, counts)) <= {int} and min(counts, default=0) >= 0
+            and max(counts, default=0) < 2**53
+            and set(map(type, edges)) <= {int, float} and all(map(math.isfinite, edges))):
         notes.append(f"{where} layer {layer['name']!r}: ignored its histogram "
                      "(counts and edges do not match)")
         layer.pop("counts", None)
