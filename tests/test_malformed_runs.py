@@ -12,7 +12,7 @@ import pytest
 from dmt_tui.app.app import DmtApp
 from dmt_tui.app.runs_list import RunsList
 from dmt_tui.rundir.record import RunRecord, load_runs
-from tests.made_runs import cli
+from tests.conftest import run_cli as cli
 from tests.malformed import GOOD_RUN, VARIANTS, make_variants, variant_id
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
 

@@ -15,7 +15,7 @@ import pytest
 
 from dmt_tui import rundir
 from dmt_tui.rundir.record import RunRecord, load_runs
-from tests.made_runs import cli
+from tests.conftest import run_cli as cli
 from tests.malformed import DATA_RUN, GOOD_RUN
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from textual.message_pump import MessagePump
 
 from dmt_tui import rundir
+from dmt_tui.app.history import read_history
 from dmt_tui.app.messages import RunGone, RunNotes, RunsPolled, RunUpdate, WatcherFailed
 
 POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
@@ -51,6 +52,8 @@ class _Tail:
             self.status, self.state = status, state
             return RunUpdate(self.run_dir, [], status, config, events_on_disk=True,
                              notes=self._news(status_notes))
+        if first:  # a long live run's history: read as the app holds it (history.py)
+            return self._first_of_live(status, state, config, status_notes)
         events = self.events.read()
         live = state in rundir.LIVE_STATES
         self._saw_end = self._saw_end or any(e.get("type") == "end" for e in events)
@@ -69,13 +72,27 @@ class _Tail:
         self.status, self.state = status, state
         return RunUpdate(self.run_dir, events, status, config, notes=notes)
 
-    def _news(self, status_notes: list[str]) -> list[str]:
+    def _news(self, status_notes: list[str], skipped: list[str] | None = None) -> list[str]:
         """The run's notes (config, status, skipped lines) when they changed, else []."""
-        notes = [*self._config_note, *status_notes, *self.events.skipped]
+        lines = self.events.skipped if skipped is None else skipped
+        notes = [*self._config_note, *status_notes, *lines]
         if notes == self._notes or not notes:
             return []
         self._notes = notes
         return notes
+
+    def _first_of_live(self, status: dict[str, Any], state: str, config: dict[str, Any] | None,
+                       status_notes: list[str]) -> RunUpdate:
+        history = read_history(self.run_dir / rundir.EVENTS)
+        self.events.offset = history.offset  # later polls read only what is appended
+        self.events.skipped.extend(history.skipped)
+        self._saw_end = any(e.get("type") == "end" for e in history.events)
+        self.ended = state not in rundir.LIVE_STATES and self._saw_end
+        self._looked_dead = state not in rundir.LIVE_STATES
+        self.status, self.state = status, state
+        return RunUpdate(self.run_dir, history.events, status, config,
+                         epochs=history.epochs, grads=history.grads,
+                         notes=self._news(status_notes))
 
     @property
     def done(self) -> bool:
@@ -84,10 +101,10 @@ class _Tail:
 
     def history(self) -> RunUpdate:
         """Every event of an ended run, from the start of the file (the app asked for it)."""
-        tail = rundir.EventTail(self.run_dir / rundir.EVENTS)
-        events = tail.read()
-        return RunUpdate(self.run_dir, events, rundir.run_status(self.run_dir)[0],
-                         history=True, notes=self._news(tail.skipped))
+        history = read_history(self.run_dir / rundir.EVENTS)
+        return RunUpdate(self.run_dir, history.events, rundir.run_status(self.run_dir)[0],
+                         history=True, epochs=history.epochs, grads=history.grads,
+                         notes=self._news([], history.skipped))
 
 
 def _process_gone(status: dict[str, Any]) -> bool:
