@@ -21,6 +21,8 @@ from typing import IO, Any
 
 import orjson
 
+from dmt_tui.rundir import fields as field_checks
+
 CONFIG = "config.yaml"
 EVENTS = "events.jsonl"
 STATUS = "status.json"
@@ -28,10 +30,15 @@ BEST = "best.pt"
 LAST = "last.pt"  # all a resumed run needs (`dmt-tui train --resume`)
 LOG = "trainer.log"
 
-LIVE_STATES = ("starting", "running")
+# `not_responding`: a live state whose heartbeat is stale while its process is alive on this
+# host (stopped with SIGSTOP, swapped out): it may come back, and it is never deleted.
+LIVE_STATES = ("starting", "running", "not_responding")
 END_STATES = ("finished", "early_stopped", "diverged", "stopped", "failed")
+WRITTEN_STATES = ("starting", "running", *END_STATES)  # what a trainer writes in status.json
 HEARTBEAT_S = 5.0  # the trainer rewrites status.json at least this often while alive
-STALE_AFTER_S = 60.0  # a live state whose heartbeat is older than this reads as crashed
+# A live state whose heartbeat is older than this reads as crashed (or not responding while
+# its process is alive here). DMT_STALE_AFTER_S overrides it, for tests that pause a trainer.
+STALE_AFTER_S = 60.0
 SAFE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
@@ -197,26 +204,33 @@ class EventTail:
     skipped: list[str] = field(default_factory=list)  # notes about lines that were not JSON
 
     def read(self) -> list[dict[str, Any]]:
+        """The complete events appended since the last read, each checked (fields.py)."""
         try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
+            chunk = field_checks.read_regular(self.path, self.offset)
         except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as err:  # a folder, a FIFO, no permission: say it once
+            note = f"{self.path}: cannot be read ({getattr(err, 'strerror', None) or err})"
+            if note not in self.skipped:
+                self.skipped.insert(0, note)
             return []
         end = chunk.rfind(b"\n") + 1  # everything after the last newline is still being written
         self.offset += end
         events = []
+        notes: list[str] = []
         for number, line in enumerate(chunk[:end].splitlines(), 1):
             if not line.strip():
                 continue
+            where = f"{self.path} (bytes {self.offset - end}+, line {number} of this read)"
             try:
-                event = orjson.loads(line)
+                raw = orjson.loads(line)
             except ValueError:  # orjson.JSONDecodeError is one
-                self.skipped.append(f"{self.path}: skipped a line that is not JSON "
-                                    f"(bytes {self.offset - end}+, line {number} of this read)")
+                notes.append(f"{where}: skipped a line that is not JSON")
                 continue
-            if isinstance(event, dict) and "type" in event:
+            event = field_checks.clean_event(raw, where, notes)
+            if event is not None:
                 events.append(event)
+        field_checks.capped(self.skipped, notes)
         return events
 
     def torn_tail(self) -> bool:
@@ -238,11 +252,31 @@ def read_events(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
-    try:
-        status = json.loads((run_dir / STATUS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return status if isinstance(status, dict) else {}
+    """status.json with each field of the right type (fields.py); {} when missing or unreadable."""
+    return field_checks.read_status_file(run_dir / STATUS, WRITTEN_STATES)[0]
+
+
+def run_status(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """What readers show as a run's status, and notes about status.json. Without a heartbeat
+    in it (no status.json: a trainer that died before writing one; or one unreadable) the
+    last change to the run's files stands in for it, so that such a run reads as crashed
+    once that is older than the staleness, not as training for ever."""
+    status, notes = field_checks.read_status_file(run_dir / STATUS, WRITTEN_STATES)
+    if "updated" not in status:
+        times = []
+        for path in (run_dir / STATUS, run_dir / EVENTS, run_dir):
+            try:
+                times.append(path.stat().st_mtime)
+            except OSError:
+                pass
+        if times:
+            status["updated"] = max(times)
+    return status, notes
+
+
+def read_config(run_dir: Path) -> tuple[dict[str, Any], str | None]:
+    """config.yaml as a mapping, and a note when it is unreadable ({} then)."""
+    return field_checks.read_config(run_dir / CONFIG)
 
 
 def pid_alive(pid: int) -> bool:
@@ -260,19 +294,40 @@ def pid_alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
 
 
+def stale_after_s() -> float:
+    """STALE_AFTER_S, or DMT_STALE_AFTER_S when set to a positive number."""
+    try:
+        value = float(os.environ.get("DMT_STALE_AFTER_S") or STALE_AFTER_S)
+    except ValueError:
+        return STALE_AFTER_S
+    return value if math.isfinite(value) and value > 0 else STALE_AFTER_S
+
+
+def trainer_alive(status: dict[str, Any]) -> bool:
+    """Whether status.json names a process that is alive on this host: whatever its state
+    or heartbeat says, its folder is in use."""
+    pid = status.get("pid")
+    same_host = status.get("host") in (None, socket.gethostname())
+    return (isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 and same_host
+            and pid_alive(pid))
+
+
 def effective_state(status: dict[str, Any], now: float | None = None) -> str:
-    """The state to show: a live state whose process is gone or silent reads `crashed`."""
+    """The state to show: a live state whose process is gone reads `crashed`; one whose
+    heartbeat is stale reads `not_responding` while its process is alive on this host
+    (paused, swapped out: it may come back), `crashed` otherwise."""
     state = str(status.get("state") or "starting")
     if state not in LIVE_STATES:
         return state
     now = time.time() if now is None else now
-    updated = status.get("updated")
-    if isinstance(updated, int | float) and now - updated > STALE_AFTER_S:
-        return "crashed"
     pid = status.get("pid")
     same_host = status.get("host") in (None, socket.gethostname())
-    if isinstance(pid, int) and same_host and not pid_alive(pid):
+    known_pid = isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 and same_host
+    if known_pid and isinstance(pid, int) and not pid_alive(pid):
         return "crashed"
+    updated = status.get("updated")
+    if isinstance(updated, int | float) and now - updated > stale_after_s():
+        return "not_responding" if known_pid else "crashed"
     return state
 
 
@@ -283,13 +338,31 @@ def iter_run_dirs(runs_dir: Path) -> Iterator[Path]:
     except (FileNotFoundError, NotADirectoryError):
         return
     for entry in entries:
-        if entry.is_dir() and ((entry / STATUS).exists() or (entry / EVENTS).exists()):
+        if is_run_dir(entry):
             yield entry
 
 
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` is a run folder: a directory named like a run, holding status.json or
+    events.jsonl (a run's first files)."""
+    try:
+        return (is_run_name(path.name) and path.is_dir()
+                and ((path / STATUS).exists() or (path / EVENTS).exists()))
+    except OSError:
+        return False
+
+
+def is_run_name(name: str) -> bool:
+    """Run folder names keep to SAFE_CHARS and never start with a dot (nor are `.`, `..`)."""
+    return bool(name) and not name.startswith(".") and set(name) <= SAFE_CHARS
+
+
 def find_run(runs_dir: Path, run_id: str) -> Path | None:
-    """A run folder by id, or by a unique prefix of it."""
-    if run_id and set(run_id) <= SAFE_CHARS and (runs_dir / run_id).is_dir():
+    """A run folder by id, or by a unique prefix of it; None for anything else (`.`, `..`,
+    a path, a folder that holds no run)."""
+    if not is_run_name(run_id):
+        return None
+    if is_run_dir(runs_dir / run_id):
         return runs_dir / run_id
     matches = [d for d in iter_run_dirs(runs_dir) if d.name.startswith(run_id)]
     return matches[0] if len(matches) == 1 else None

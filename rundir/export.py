@@ -82,6 +82,10 @@ def resolve_runs(runs_dir: Path, run_ids: list[str], all_runs: bool) -> list[Pat
         return found
     chosen: list[Path] = []
     for run_id in run_ids:
+        if not rundir.is_run_name(run_id):
+            raise ExportError(f"{run_id!r} is not a run id: give a run's folder name or a "
+                              "unique start of it, e.g. 20261126-154230-xor-adam "
+                              f"(see: dmt-tui runs --runs-dir {runs_dir})")
         run_dir = rundir.find_run(runs_dir, run_id)
         if run_dir is None:
             matches = [d.name for d in rundir.iter_run_dirs(runs_dir) if d.name.startswith(run_id)]
@@ -194,10 +198,34 @@ def write_jsonl(record: RunRecord, out_dir: Path) -> Path:
     return path
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder inside a run folder: exports there would mix with the
+    trainer's files (and a later export of that run would read them back as its own)."""
+    for folder in (out_dir.resolve(), *out_dir.resolve().parents):
+        if rundir.is_run_dir(folder):
+            raise ExportError(f"-o {out_dir}: inside the run folder {folder}; write exports "
+                              f"elsewhere (default: ./{DEFAULT_OUT_DIR})")
+
+
+def plain_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns whose values mix types (a config.yaml with `lr: fast` beside runs with
+    `lr: 0.01`) as text: parquet wants one type a column; csv writes them alike."""
+    from pandas.api.types import is_object_dtype
+
+    for column in table.columns:
+        if not is_object_dtype(table[column]):
+            continue
+        kinds = {type(v) for v in table[column] if v is not None and v == v}
+        if len(kinds) > 1 or not kinds <= {str, int, float, bool}:
+            table[column] = [None if v is None or v != v else str(v) for v in table[column]]
+    return table
+
+
 def export_runs(records: list[RunRecord], formats: list[str], out_dir: Path,
                 say: Callable[[str], None] = print) -> list[Path]:
     """Write the runs in each format under `out_dir`; say where each file went, return them."""
     require_modules(formats)
+    check_out_dir(out_dir)
     written: list[Path] = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -211,7 +239,7 @@ def export_runs(records: list[RunRecord], formats: list[str], out_dir: Path,
                 written.append(path)
             elif fmt == "parquet" and table is not None:
                 path = out_dir / f"{TABLE_NAME}.parquet"
-                table.to_parquet(path, engine="pyarrow", index=False)
+                plain_columns(table).to_parquet(path, engine="pyarrow", index=False)
                 say(f"parquet: {path} ({len(table)} rows, {n_runs})")
                 written.append(path)
             elif fmt == "jsonl":

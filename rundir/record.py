@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dmt_tui import rundir
+from dmt_tui.rundir.fields import is_int
 
 
 @dataclass
@@ -28,6 +27,8 @@ class RunRecord:
 
     def __post_init__(self) -> None:
         self._tail = rundir.EventTail(self.run_dir / rundir.EVENTS)
+        self._config_note: str | None = None
+        self._status_notes: list[str] = []
 
     @property
     def run_id(self) -> str:
@@ -42,16 +43,13 @@ class RunRecord:
     def update(self) -> list[dict[str, Any]]:
         """Read new events and the status; return the new events."""
         if not self.config:
-            try:
-                loaded = yaml.safe_load((self.run_dir / rundir.CONFIG).read_text("utf-8"))
-                self.config = loaded if isinstance(loaded, dict) else {}
-            except (OSError, yaml.YAMLError):
-                self.config = {}
+            self.config, self._config_note = rundir.read_config(self.run_dir)
         events = self._tail.read()
         for event in events:
             self.apply(event)
-        self.status = rundir.read_status(self.run_dir)
-        self.notes = list(self._tail.skipped)
+        self.status, self._status_notes = rundir.run_status(self.run_dir)
+        self.notes = [*([self._config_note] if self._config_note else []),
+                      *self._status_notes, *self._tail.skipped]
         if self._tail.torn_tail() and self.state not in rundir.LIVE_STATES:
             # a live writer may be mid-line; a dead one left this line torn for good
             self.notes.append(f"{self._tail.path}: skipped a torn last line")
@@ -85,21 +83,23 @@ class RunRecord:
 
     @property
     def name(self) -> str:
-        return str(self.config.get("name") or self.start.get("preset") or self.run_id)
+        name = self.config.get("name")
+        return name if isinstance(name, str) and name else str(self.start.get("preset")
+                                                                 or self.run_id)
 
     @property
     def epochs_total(self) -> int:
-        train = self.config.get("train") or {}
-        return int(train.get("epochs") or 0)
+        epochs = self.setting("train.epochs")
+        return epochs if is_int(epochs) and epochs > 0 else 0
 
     @property
     def epoch(self) -> int:
         """The latest epoch; from status.json when the events are not read (the app leaves
         an ended run's events on disk until it is looked at)."""
         if self.epochs:
-            return int(self.epochs[-1]["epoch"])
+            return int(self.epochs[-1]["epoch"])  # a whole number: fields.clean_event
         epoch = self.status.get("epoch")
-        return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0
+        return epoch if is_int(epoch) else 0
 
     @property
     def best(self) -> tuple[int | None, float | None]:

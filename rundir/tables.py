@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dmt_tui.rundir.fields import is_number
 from dmt_tui.rundir.record import RunRecord, load_runs
 
 COLUMNS = ("id", "preset", "activation", "optimizer", "lr", "state", "epochs", "best_val_loss",
            "started", "duration")
+NUMBER_COLUMNS = ("best_val_loss", "lr", "started", "duration")
 
 
 def activation_of(record: RunRecord) -> str | None:
@@ -48,12 +50,17 @@ def _cell(key: str, row: dict[str, Any]) -> str:
         return f"{row['epoch']}/{row['epochs']}"
     if value is None:
         return "-"
+    if key in NUMBER_COLUMNS and not is_number(value):
+        return str(value)[:24]  # a config.yaml value of another type: shown as written
     if key == "best_val_loss":
         return f"{value:.4g} @{row['best_epoch']}"
     if key == "lr":
         return f"{value:g}"
     if key == "started":
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+        try:
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+        except (OverflowError, OSError, ValueError):
+            return "-"
     if key == "duration":
         if value < 120:
             return f"{value:.0f}s"
@@ -70,7 +77,8 @@ def runs_table(runs_dir: Path, as_json: bool = False) -> int:
             print(f"note: {note}", file=sys.stderr)
     if as_json:
         for record in records:
-            print(json.dumps(run_row(record)))
+            # default=str: a config.yaml may hold YAML dates, which JSON has no type for
+            print(json.dumps(run_row(record), default=str))
         return 0
     if not records:
         missing = "" if runs_dir.is_dir() else " (no such folder)"

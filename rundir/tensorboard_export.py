@@ -38,11 +38,15 @@ def histogram(layer: dict[str, Any]) -> HistogramProto | None:
     if num == 0 or len(edges) != len(counts) + 1 or layer.get("mean") is None:
         return None
     limits = [float(e) for e in edges]
+    # An all-zero layer (binary-step's hidden ones) has min and max 0: that is its value,
+    # not a missing one to fill from the placeholder edges (1e-12..1e-11).
+    low = float(layer["min"]) if layer.get("min") is not None else limits[0]
+    high = float(layer["max"]) if layer.get("max") is not None else limits[-1]
     # Edges are rounded to 6 digits: keep the largest norm inside the last bucket.
-    limits[-1] = max(limits[-1], float(layer.get("max") or 0.0))
+    limits[-1] = max(limits[-1], high)
     return HistogramProto(
-        min=0.0 if zeros else float(layer.get("min") or edges[0]),
-        max=float(layer.get("max") or edges[-1]),
+        min=0.0 if zeros else low,
+        max=high,
         num=float(num),
         sum=float(layer["mean"]) * num,
         # The trainer keeps no sum of squares; TensorBoard's charts do not use it.

@@ -61,7 +61,8 @@ def test_sigkill_mid_epoch_reads_as_crashed_with_every_epoch_kept(runs_dir: Path
 
 def test_a_stale_heartbeat_reads_as_crashed(tmp_path: Path) -> None:
     status = {"state": "running", "pid": os.getpid(), "updated": time.time() - 3600}
-    assert rundir.effective_state(status) == "crashed"
+    assert rundir.effective_state(status) == "not_responding"  # alive here: paused, not dead
+    assert rundir.effective_state({**status, "host": "elsewhere"}) == "crashed"
     status["updated"] = time.time()
     assert rundir.effective_state(status) == "running"
     status["pid"] = 2**22 + 12345  # no such process

@@ -119,7 +119,10 @@ def test_a_live_trainer_shows_running_until_its_heartbeat_goes_stale(crashed_cop
     status.update(pid=os.getpid(), updated=time.time())
     status_path.write_text(json.dumps(status))
     assert table(runs("--runs-dir", str(crashed_copy.parent))[0])[0]["STATE"] == "running"
-    status["updated"] = time.time() - 300  # alive, but silent for five minutes: hung
+    status["updated"] = time.time() - 300  # alive, but silent for five minutes: paused?
+    status_path.write_text(json.dumps(status))
+    assert table(runs("--runs-dir", str(crashed_copy.parent))[0])[0]["STATE"] == "not_responding"
+    status["host"] = "another-host"  # its process cannot be asked: taken for crashed
     status_path.write_text(json.dumps(status))
     assert table(runs("--runs-dir", str(crashed_copy.parent))[0])[0]["STATE"] == "crashed"
 

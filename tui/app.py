@@ -4,20 +4,26 @@ only wires them up, and says how many runs are still training when it closes."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from textual.actions import ActionParseResult
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.worker import WorkerFailed
 
 from dmt_tui import rundir
 from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
 from dmt_tui.app.experiment_form import ExperimentForm
 from dmt_tui.app.experiment_view import ExperimentScreen
+from dmt_tui.app.guard import report_error, write_crash_log
 from dmt_tui.app.help_screen import HelpScreen, binding_commands
 from dmt_tui.app.launch_form import LaunchForm
+from dmt_tui.app.messages import RunNotes
 from dmt_tui.app.monitor import MonitorScreen
 from dmt_tui.presets import user_presets_dir
 
@@ -44,6 +50,42 @@ class DmtApp(App[None]):
         self.runs_dir = runs_dir
         self.presets_dir = presets_dir
         self.freeze_after_s = freeze_after_s
+        self.crash_log: Path | None = None  # where the error that ended the app was written
+
+    async def run_action(self, action: str | ActionParseResult,
+                         default_namespace: DOMNode | None = None,
+                         namespaces: Mapping[str, DOMNode] | None = None) -> bool:
+        """Every key's action, on any screen: an error in one is shown, not fatal."""
+        try:
+            return await super().run_action(action, default_namespace, namespaces)
+        except Exception as error:  # noqa: BLE001 - shown and logged by report_error
+            report_error(self, f"key action {action if isinstance(action, str) else ''}",
+                         error)
+            return True
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's last resort. A failed background task is reported and the app goes
+        on; anything else ends the app as Textual would, but with the traceback in a crash
+        log in the runs folder instead of on the screen (run_app names the file)."""
+        if isinstance(error, WorkerFailed):
+            report_error(self, "a background task", error.error)
+            return
+        if self.crash_log is None:
+            self.crash_log = write_crash_log(self, error)
+        # What App._handle_exception does, less the traceback printed on exit: a non-zero
+        # return code, the error kept for run_test to raise, and the app closed.
+        self._return_code = 1
+        if self._exception is None:
+            self._exception = error
+            self._exception_event.set()
+        self._close_messages_no_wait()
+
+    def on_run_notes(self, message: RunNotes) -> None:
+        """Some of a run's files could not be read: say what once; the run is listed."""
+        shown = "\n".join(message.notes[:3])
+        more = f"\n(and {len(message.notes) - 3} more)" if len(message.notes) > 3 else ""
+        self.notify(f"{message.run_id}\n{shown}{more}"[:600], title="Read in part",
+                    severity="warning", timeout=10)
 
     def on_mount(self) -> None:
         if self.freeze_after_s is not None:
@@ -111,7 +153,17 @@ def goodbye(runs_dir: Path) -> str:
 
 
 def run_app(runs_dir: Path, presets_dir: str | None) -> int:
-    """Run the app until the user quits; then say which runs keep training."""
-    DmtApp(runs_dir, user_presets_dir(presets_dir), freeze_after_s=FREEZE_AFTER_S).run()
+    """Run the app until the user quits; then say which runs keep training. An error that
+    ended it is named in one line (the traceback is in the crash log), with exit status 1."""
+    app = DmtApp(runs_dir, user_presets_dir(presets_dir), freeze_after_s=FREEZE_AFTER_S)
+    try:
+        app.run()
+    except Exception as error:  # noqa: BLE001 - outside Textual's loop: same report
+        app.crash_log = app.crash_log or write_crash_log(app, error)
+        app._return_code = 1
+    if app.return_code:
+        where = f"; the traceback is in {app.crash_log}" if app.crash_log else ""
+        print(f"dmt-tui: the app stopped on an unexpected error{where}", file=sys.stderr)
+        return 1
     print(goodbye(runs_dir))
     return 0

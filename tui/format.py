@@ -10,6 +10,7 @@ from rich.text import Text
 STATE_STYLES = {
     "starting": "yellow",
     "running": "bold green",
+    "not_responding": "bold yellow",
     "finished": "cyan",
     "early_stopped": "cyan",
     "diverged": "bold red",

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from dmt_tui.app.store import slim_epoch, slim_grad
+from dmt_tui.rundir.fields import capped, clean_event
 
 BLOCK = 2 << 20  # bytes read at a time: hundreds of epochs' events, and little memory
 GRAD_LINE = b'{"type":"grad",'  # how rundir.EventLog begins a grad event (orjson, type first)
@@ -98,7 +99,10 @@ class _Reader:
             self.history.skipped.append(f"{self.path}: skipped a line that is not JSON "
                                         f"(at byte {at})")
             return None
-        if not isinstance(event, dict) or "type" not in event:
+        notes: list[str] = []
+        event = clean_event(event, f"{self.path} (at byte {at})", notes)
+        capped(self.history.skipped, notes)
+        if event is None:
             return None
         kind = event["type"]
         if kind == "epoch":
@@ -124,6 +128,8 @@ class _Reader:
             except ValueError:
                 last = None
         if isinstance(last, dict):
+            last = clean_event(last, f"{self.path} (the last grad)", [])
+        if isinstance(last, dict) and last.get("type") == "grad":
             history.grads[-1] = last
         if self.progress is not None:
             history.events.append(self.progress)
@@ -134,6 +140,9 @@ def read_history(path: Path, offset: int = 0, block: int = BLOCK) -> History:
     """Every complete line of events.jsonl from `offset` on, as the app holds them; a torn
     last line is left for the next read (History.offset stops before it)."""
     reader = _Reader(path, offset)
+    if path.exists() and not path.is_file():  # a FIFO would block the open for ever
+        reader.history.skipped.append(f"{path}: cannot be read (not a regular file)")
+        return reader.done()
     try:
         with open(path, "rb") as f:
             f.seek(offset)

@@ -28,6 +28,21 @@ class WatcherFailed(Message):
 
 
 @dataclass
+class RunGone(Message):
+    """A run's folder went away without the app deleting it: the run leaves the list."""
+
+    run_id: str
+
+
+@dataclass
+class RunNotes(Message):
+    """Parts of a run's files could not be read: shown once, the run is listed all the same."""
+
+    run_id: str
+    notes: list[str]
+
+
+@dataclass
 class RunSelected(Message):
     """The runs list's cursor moved to a run."""
 

@@ -27,9 +27,10 @@ from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
 from dmt_tui.app.experiment_form import new_experiment, open_experiment
 from dmt_tui.app.grad_panel import GradPanel
+from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.launch_form import Launched, LaunchForm
 from dmt_tui.app.loss_panel import LossPanel
-from dmt_tui.app.messages import RunSelected, RunsPolled, WatcherFailed
+from dmt_tui.app.messages import RunGone, RunSelected, RunsPolled, WatcherFailed
 from dmt_tui.app.progress_panel import ProgressPanel
 from dmt_tui.app.run_info_panel import RunInfoPanel
 from dmt_tui.app.runs_list import RunsList
@@ -60,6 +61,7 @@ def export_folder(run_ids: list[str], now: float | None = None) -> Path:
     return Path.cwd() / EXPORTS_DIR / f"{stamp}-{len(run_ids)}-runs"
 
 
+@guard_handlers("redraw", "_redraw_tick")
 class MonitorScreen(Screen[None]):
     """Runs and the selected run's loss, early stopping, gradient norms and progress."""
 
@@ -135,6 +137,11 @@ class MonitorScreen(Screen[None]):
             self.selected = runs_list.selected_run
         if self.selected in applied.histories:  # its events arrived: draw them now, the
             self.redraw(TICK_GROUPS[0])  # loss plot first; the gradient panel at its tick
+
+    def on_run_gone(self, message: RunGone) -> None:
+        """A run's folder was deleted outside the app: the run leaves the list."""
+        if self.store.get(message.run_id) is not None:
+            self._forget_run(message.run_id)
 
     def on_watcher_failed(self, message: WatcherFailed) -> None:
         self.notify(message.error, title="Cannot read the runs folder", severity="error")
@@ -321,6 +328,11 @@ class MonitorScreen(Screen[None]):
     @work(thread=True, group="delete", exit_on_error=False, description="delete a run folder")
     def delete_run(self, run_dir: Path) -> None:
         """Remove the folder in a thread: a big checkpoint on a slow disk takes a while."""
+        status = rundir.read_status(run_dir)
+        if status.get("state") in rundir.LIVE_STATES and rundir.trainer_alive(status):
+            self.app.call_from_thread(self.notify, f"{run_dir.name}: its trainer is alive",
+                                      title="Not deleted", severity="warning")
+            return
         try:
             shutil.rmtree(run_dir)
         except FileNotFoundError:

@@ -14,6 +14,7 @@ from textual.widgets.data_table import RowKey
 
 from dmt_tui import rundir
 from dmt_tui.app.format import number, state_text
+from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.messages import RunSelected
 from dmt_tui.rundir.record import RunRecord
 
@@ -61,6 +62,7 @@ def filter_label(state_filter: str) -> str:
     return "all states" if state_filter == "all" else state_filter.replace("_", "-")
 
 
+@guard_handlers()
 class RunsList(DataTable[Text | str]):
     """The runs in the runs folder that pass the state filter, in the chosen order."""
 
@@ -128,9 +130,10 @@ class RunsList(DataTable[Text | str]):
 
     @property
     def selected_run(self) -> str | None:
-        if not self.row_count:
+        if not self.row_count or not self.is_valid_row_index(self.cursor_row):
             return None
-        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return None if key is None else str(key)
 
     @property
     def shown_runs(self) -> list[str]:
@@ -201,7 +204,10 @@ class RunsList(DataTable[Text | str]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         # A rebuild moves the cursor through other rows on its way back: only the row the
-        # cursor rests on now is news.
+        # cursor rests on now is news. On an empty list (no runs, or all filtered away) a
+        # cursor key still highlights "row -1", with no key.
+        if event.row_key is None or event.row_key.value is None:
+            return
         run_id = str(event.row_key.value)
         if run_id == self.selected_run:
             self._announce(run_id)

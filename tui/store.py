@@ -41,6 +41,9 @@ class RunUpdate:
     # replace the record's lists (`events` then holds only start, progress and end).
     epochs: list[dict[str, Any]] | None = None
     grads: list[dict[str, Any]] | None = None
+    # What could not be read (a config.yaml that is not YAML, a line that is not JSON, a
+    # field of the wrong type), when that changed: the app shows it once (RunNotes).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -10,17 +10,17 @@ folder of fifty long runs opens in a second and costs memory only for the runs l
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
 from textual.message_pump import MessagePump
 
 from dmt_tui import rundir
 from dmt_tui.app.history import read_history
-from dmt_tui.app.messages import RunsPolled, RunUpdate, WatcherFailed
+from dmt_tui.app.messages import RunGone, RunNotes, RunsPolled, RunUpdate, WatcherFailed
 
 POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
 
@@ -36,34 +36,53 @@ class _Tail:
         self.ended = False  # nothing more will come: read no further
         self._saw_end = False
         self._looked_dead = False
+        self._config_note: list[str] = []  # config.yaml is read once, with the first poll
+        self._notes: list[str] = []  # the notes last sent
 
     def read(self, first: bool) -> RunUpdate | None:
-        status = rundir.read_status(self.run_dir)
+        status, status_notes = rundir.run_status(self.run_dir)
         state = rundir.effective_state(status) if status else "starting"
+        config, config_note = rundir.read_config(self.run_dir) if first else (None, None)
+        if config_note:
+            self._config_note = [config_note]
         if first and state in rundir.END_STATES:
             # The trainer writes `end` before the final status.json: every event is on disk,
             # and nothing more will come. Leave them there until the app asks (history()).
             self.ended = True
             self.status, self.state = status, state
-            return RunUpdate(self.run_dir, [], status, _read_config(self.run_dir),
-                             events_on_disk=True)
+            return RunUpdate(self.run_dir, [], status, config, events_on_disk=True,
+                             notes=self._news(status_notes))
         if first:  # a long live run's history: read as the app holds it (history.py)
-            return self._first_of_live(status, state)
+            return self._first_of_live(status, state, config, status_notes)
         events = self.events.read()
         live = state in rundir.LIVE_STATES
         self._saw_end = self._saw_end or any(e.get("type") == "end" for e in events)
-        # Done once the end event is in, or when a run without one (crashed) looked dead on
-        # two polls in a row: the trainer writes `end` just before status.json, so a poll
-        # that races it gets the event on the next one.
-        self.ended = not live and (self._saw_end or self._looked_dead)
-        self._looked_dead = not live
-        if not first and not events and status == self.status and state == self.state:
+        # Done once the end event is in, or when a run without one looked dead on two polls
+        # in a row (the trainer writes `end` just before status.json, so a poll that races
+        # it gets the event on the next one) and its process is known to be gone. A run that
+        # reads crashed only from a stale heartbeat (no process to ask) is still polled: it
+        # may be on another host, or paused, and come back.
+        gone = not live and not (state == "crashed" and not _process_gone(status))
+        self.ended = gone and (self._saw_end or self._looked_dead)
+        self._looked_dead = gone
+        notes = self._news(status_notes)
+        if not first and not events and status == self.status and state == self.state \
+                and not notes:
             return None
         self.status, self.state = status, state
-        return RunUpdate(self.run_dir, events, status, _read_config(self.run_dir) if first
-                         else None)
+        return RunUpdate(self.run_dir, events, status, config, notes=notes)
 
-    def _first_of_live(self, status: dict[str, Any], state: str) -> RunUpdate:
+    def _news(self, status_notes: list[str], skipped: list[str] | None = None) -> list[str]:
+        """The run's notes (config, status, skipped lines) when they changed, else []."""
+        lines = self.events.skipped if skipped is None else skipped
+        notes = [*self._config_note, *status_notes, *lines]
+        if notes == self._notes or not notes:
+            return []
+        self._notes = notes
+        return notes
+
+    def _first_of_live(self, status: dict[str, Any], state: str, config: dict[str, Any] | None,
+                       status_notes: list[str]) -> RunUpdate:
         history = read_history(self.run_dir / rundir.EVENTS)
         self.events.offset = history.offset  # later polls read only what is appended
         self.events.skipped.extend(history.skipped)
@@ -71,8 +90,9 @@ class _Tail:
         self.ended = state not in rundir.LIVE_STATES and self._saw_end
         self._looked_dead = state not in rundir.LIVE_STATES
         self.status, self.state = status, state
-        return RunUpdate(self.run_dir, history.events, status, _read_config(self.run_dir),
-                         epochs=history.epochs, grads=history.grads)
+        return RunUpdate(self.run_dir, history.events, status, config,
+                         epochs=history.epochs, grads=history.grads,
+                         notes=self._news(status_notes))
 
     @property
     def done(self) -> bool:
@@ -82,21 +102,16 @@ class _Tail:
     def history(self) -> RunUpdate:
         """Every event of an ended run, from the start of the file (the app asked for it)."""
         history = read_history(self.run_dir / rundir.EVENTS)
-        return RunUpdate(self.run_dir, history.events, rundir.read_status(self.run_dir),
-                         history=True, epochs=history.epochs, grads=history.grads)
+        return RunUpdate(self.run_dir, history.events, rundir.run_status(self.run_dir)[0],
+                         history=True, epochs=history.epochs, grads=history.grads,
+                         notes=self._news([], history.skipped))
 
 
-# The C loader when PyYAML has it: the pure-Python one takes ~9 ms a config, half a second
-# for a folder of fifty runs on the first poll.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _read_config(run_dir: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.load((run_dir / rundir.CONFIG).read_text("utf-8"), Loader=_YAML_LOADER)
-    except (OSError, yaml.YAMLError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
+def _process_gone(status: dict[str, Any]) -> bool:
+    """Whether status.json names a process on this host that no longer runs."""
+    pid = status.get("pid")
+    same_host = status.get("host") in (None, socket.gethostname())
+    return isinstance(pid, int) and same_host and not rundir.pid_alive(pid)
 
 
 class RunsWatcher(threading.Thread):
@@ -118,6 +133,9 @@ class RunsWatcher(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
+            # Cleared before the poll, not after the wait: a wake() that comes while this
+            # poll runs makes the wait below return at once, for one more poll.
+            self._wake.clear()
             self._reap_children()
             try:
                 updates = self.poll()
@@ -129,8 +147,10 @@ class RunsWatcher(threading.Thread):
                 self._failed = False
                 if updates:
                     self.target.post_message(RunsPolled(updates))
+                for update in updates:
+                    if update.notes:
+                        self.target.post_message(RunNotes(update.run_dir.name, update.notes))
             self._wake.wait(self.interval)
-            self._wake.clear()
 
     def poll(self) -> list[RunUpdate]:
         """Read new run folders and what live runs appended; return what changed."""
@@ -139,15 +159,19 @@ class RunsWatcher(threading.Thread):
         for run_id in forgotten:
             self._tails.pop(run_id, None)
         updates = []
-        if self.runs_dir.is_dir():
-            for entry in sorted(self.runs_dir.iterdir()):
-                if entry.name in self._tails or not entry.is_dir():
-                    continue
-                if (entry / rundir.STATUS).exists() or (entry / rundir.EVENTS).exists():
-                    self._tails[entry.name] = tail = _Tail(entry)
-                    first = tail.read(first=True)
-                    if first is not None:
-                        updates.append(first)
+        entries = sorted(self.runs_dir.iterdir()) if self.runs_dir.is_dir() else []
+        names = {entry.name for entry in entries}
+        for run_id in [r for r in self._tails if r not in names]:
+            # Deleted from outside the app (a shell, another app): say so once.
+            del self._tails[run_id]
+            self.target.post_message(RunGone(run_id))
+        for entry in entries:
+            if entry.name in self._tails or not rundir.is_run_dir(entry):
+                continue
+            self._tails[entry.name] = tail = _Tail(entry)
+            first = tail.read(first=True)
+            if first is not None:
+                updates.append(first)
         for tail in self._tails.values():
             if tail.ended:
                 continue
