@@ -111,8 +111,11 @@ def test_eight_runs_at_once_all_finish(runs_dir: Path) -> None:
     assert sorted(r.name for r in runs) == [f"many-{i}" for i in range(8)]
     assert all(r.state == "finished" and len(r.epochs) == 60 for r in runs)
     assert len({r.run_id for r in runs}) == 8  # no two runs shared a folder
-    # 8 runs on 2 cores: once they saw each other, they shared the cores out (1 thread each)
-    assert all(1 in {e["threads"] for e in r.epochs} for r in runs)
+    # How many threads a run took depends on which others were training when it looked
+    # (tests/test_core_share.py pins the rule with runs that stay live); here only that
+    # every epoch used a share of the cores, never more than the machine has.
+    cores = len(os.sched_getaffinity(0))
+    assert all(1 <= e["threads"] <= cores for r in runs for e in r.epochs)
 
 
 def _prepared(runs_dir: Path, *overrides: str) -> tuple[dict[str, Any], Path, loop.Session]:

@@ -98,7 +98,8 @@ def _finish(events: rundir.EventLog | Silent, heartbeat: Heartbeat | Silent,
         heartbeat.close(state=end["state"], reason=end["reason"])
     except OSError:
         pass
-    echo(f"{end['state']}: {end['reason']}")
+    # Users read `early-stopped` (the app, `dmt-tui runs`); files keep `early_stopped`.
+    echo(f"{str(end['state']).replace('_', '-')}: {end['reason']}")
     return written
 
 

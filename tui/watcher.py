@@ -20,6 +20,7 @@ from textual.message_pump import MessagePump
 
 from dmt_tui import rundir
 from dmt_tui.app.messages import RunsPolled, RunUpdate, WatcherFailed
+from dmt_tui.rundir.record import read_end_event
 
 POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
 
@@ -44,8 +45,12 @@ class _Tail:
             # and nothing more will come. Leave them there until the app asks (history()).
             self.ended = True
             self.status, self.state = status, state
-            return RunUpdate(self.run_dir, [], status, _read_config(self.run_dir),
-                             events_on_disk=True)
+            # Epochs and best loss for the list: from status.json, or when it lacks them
+            # (an older or killed writer) from the `end` event at the file's end.
+            end = {} if "epoch" in status and "best_epoch" in status \
+                else read_end_event(self.run_dir)
+            return RunUpdate(self.run_dir, [end] if end else [], status,
+                             _read_config(self.run_dir), events_on_disk=True)
         events = self.events.read()
         live = state in rundir.LIVE_STATES
         self._saw_end = self._saw_end or any(e.get("type") == "end" for e in events)
