@@ -249,7 +249,12 @@ class LaunchForm(ModalScreen[Launched | None]):
             if first is None or FIELDS.index(field) < FIELDS.index(first):
                 first = field
         if first is not None:
-            self.query_one(f"#{first.widget_id}").focus()
+            widget = self.query_one(f"#{first.widget_id}")
+            widget.focus()
+            if isinstance(widget, Input):  # focused already, maybe: select so typing replaces
+                widget.select_all()
+            # The whole message in view, once its lines are laid out.
+            self.call_after_refresh(self.query_one(f"#{first.widget_id}-hint").scroll_visible)
 
     def _clear_errors(self) -> None:
         for field in FIELDS:
