@@ -19,9 +19,10 @@ from dmt_tui.rundir.record import RunRecord
 
 COLUMNS = (("mark", " "), ("state", "State"), ("run", "Run"), ("epoch", "Epoch"),
            ("best", "Best val loss"), ("setup", "Setup"))
-# The Setup column (activation, optimizer, lr) shows from this width on; below it the run
-# cell drops its date, so that the best validation loss still fits in 80 columns.
+# The Setup column (activation, optimizer, lr) shows from WIDE columns on; below NARROW a run
+# id drops its date, so that the best validation loss still fits in 80 columns.
 WIDE = 110
+NARROW = 90
 MARK = Text("●", style="bold yellow")
 
 # `f` cycles through these: every run, the live ones, then each state a run can end in.
@@ -39,23 +40,23 @@ def setup_text(record: RunRecord) -> str:
     return " ".join(str(p) for p in parts if p)
 
 
-def run_label(record: RunRecord, wide: bool = True) -> str:
-    """The user's title, else the run id; narrow, the id without its date (`154811-xor`)."""
+def run_label(record: RunRecord, short: bool = False) -> str:
+    """The user's title, else the run id; `short`, the id without its date (`154811-xor`)."""
     if record.title:
         return record.title
     date, _, rest = record.run_id.partition("-")
-    return record.run_id if wide or not (date.isdigit() and rest) else rest
+    return rest if short and date.isdigit() and rest else record.run_id
 
 
-def row_cells(record: RunRecord, marked: bool = False,
-              wide: bool = True) -> tuple[Text | str, ...]:
-    """The cells of one run's row, in COLUMNS order (without Setup when narrow)."""
+def row_cells(record: RunRecord, marked: bool = False, wide: bool = True,
+              short: bool = False) -> tuple[Text | str, ...]:
+    """The cells of one run's row, in COLUMNS order (Setup only when `wide`)."""
     total = record.epochs_total
     epoch = f"{record.epoch}/{total}" if total else str(record.epoch)
     best_epoch, best_loss = record.best
     best = f"{number(best_loss)} @{best_epoch}" if best_epoch else "-"
     cells: tuple[Text | str, ...] = (
-        MARK if marked else "", state_text(record.state), run_label(record, wide),
+        MARK if marked else "", state_text(record.state), run_label(record, short),
         Text(epoch, justify="right"), Text(best, justify="right"))
     return (*cells, setup_text(record)) if wide else cells
 
@@ -97,6 +98,7 @@ class RunsList(DataTable[Text | str]):
         self._rows: dict[str, tuple[Text | str, ...]] = {}  # the cells on screen, by run
         self._announced: str | None = None  # the run the last RunSelected named
         self.wide = True  # the Setup column shows; see WIDE
+        self.short_ids = False  # run ids without their date; see NARROW
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -108,11 +110,11 @@ class RunsList(DataTable[Text | str]):
 
     def on_resize(self) -> None:
         """Show or drop the Setup column as the width allows; the cursor stays on its run."""
-        wide = self.size.width >= WIDE
-        if wide == self.wide:
+        wide, short = self.size.width >= WIDE, self.size.width < NARROW
+        if (wide, short) == (self.wide, self.short_ids):
             return
         selected = self.selected_run
-        self.wide = wide
+        self.wide, self.short_ids = wide, short
         self.clear(columns=True)
         self._rows.clear()
         self._add_columns()
@@ -209,7 +211,7 @@ class RunsList(DataTable[Text | str]):
             self._rows.clear()
             shown = []
         for record in wanted:
-            cells = row_cells(record, record.run_id in self.marked, self.wide)
+            cells = row_cells(record, record.run_id in self.marked, self.wide, self.short_ids)
             known = self._rows.get(record.run_id)
             if known is None:
                 self.add_row(*cells, key=record.run_id)
