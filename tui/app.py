@@ -62,8 +62,7 @@ class DmtApp(App[None]):
                                                      "Command palette")])],
             [("Comparison", CompareScreen.BINDINGS),
              ("New-run form", [*LaunchForm.BINDINGS,
-                               Binding("tab", "focus_next", "Next field"),
-                               Binding("shift+tab", "focus_previous", "Previous field")]),
+                               Binding("space", "", "Open a choice field's list")]),
              ("Stop confirmation", StopConfirm.BINDINGS),
              ("Delete confirmation", DeleteConfirm.BINDINGS)],
         ))
@@ -82,10 +81,13 @@ class DmtApp(App[None]):
                                 screen.action_toggle_mark)
             yield SystemCommand("Compare runs", "Compare the marked runs (c)",
                                 screen.action_compare)
-            yield SystemCommand("Export runs", "The marked runs, or the selected one, as "
-                                "csv and jsonl in ./exports (e)", screen.action_export)
-            yield SystemCommand("Filter runs", "Show only runs in the next state (f)",
+            yield SystemCommand("Export runs", "The marked runs, or the selected one, into "
+                                "./exports, after naming them and asking the formats (e)",
+                                screen.action_export)
+            yield SystemCommand("Filter runs", "Show only runs in the next state (f; F back)",
                                 screen.action_cycle_filter)
+            yield SystemCommand("Name run", "Give the selected run a title and a note (r)",
+                                screen.action_rename_run)
             yield SystemCommand("Sort runs", "By best validation loss or start time (o)",
                                 screen.action_toggle_sort)
             yield SystemCommand("Delete run", "Delete the selected ended run after asking (d)",
