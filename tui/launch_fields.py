@@ -33,7 +33,9 @@ class Field:
     hint: str = ""
     in_preset: bool = True  # False: a launch setting, not in config.yaml (processes)
     default: str = ""  # the value of a field the preset does not fill
-    short: str | None = None  # in a changed run's name: `lr-10`; "" names the value alone
+    # In the name of a run launched with a change: `lr-10`; "" names the value alone; None:
+    # not named (how long and where it trains: epochs, patience, device, processes).
+    short: str | None = None
     section: str = ""  # the heading the field starts, if any
 
     @property
@@ -60,12 +62,11 @@ FIELDS = (
     Field("optimizer.name", "optimizer", OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS),
           short=""),
     Field("optimizer.lr", "learning rate", short="lr"),
-    Field("train.epochs", "epochs", short="epochs"),
+    Field("train.epochs", "epochs"),
     Field("train.batch_size", "batch size", short="batch"),
     Field("model.hidden", "hidden layers", None, "widths, comma-separated: 64, 64",
           short="hidden"),
-    Field("early_stopping.patience", "patience", None, "epochs without improvement; 0 = off",
-          short="patience"),
+    Field("early_stopping.patience", "patience", None, "epochs without improvement; 0 = off"),
     Field("optimizer.momentum", "momentum", None, "sgd and rmsprop: 0 to < 1",
           short="momentum", section="Optimizer"),
     Field("optimizer.nesterov", "nesterov", ("false", "true"),
@@ -93,7 +94,7 @@ FIELDS = (
     Field("train.seed", "seed", None, "a whole number >= 0", short="seed",
           section="Where and how"),
     Field("train.dtype", "dtype", DTYPES, "one of " + ", ".join(DTYPES), short=""),
-    Field("train.device", "device", short=""),
+    Field("train.device", "device"),
     Field("nproc", "processes", None, "1 or more; above 1 runs torchrun", in_preset=False,
           default="1"),
 )

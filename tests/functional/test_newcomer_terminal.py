@@ -61,8 +61,8 @@ def test_a_burst_of_keys_sets_the_fields_it_was_typed_into(
             and "learning rate  100 " in s and "epochs         3 " in s, "lr 100, epochs 3")
         assert "8, 8" in screen  # tiny's own hidden layers: the preset was filled first
         burst(terminal, "Enter")
-        terminal.wait_for(lambda s: "tiny.lr-100.epochs-3" in s, "the run, named after it")
-        config = next(runs.glob("*-tiny.lr-100.epochs-3")) / "config.yaml"
+        terminal.wait_for(lambda s: "tiny.lr-100" in s, "the run, named after its lr")
+        config = next(runs.glob("*-tiny.lr-100")) / "config.yaml"
         assert "lr: 100" in config.read_text() and "epochs: 3" in config.read_text()
     finally:
         stop_trainers(runs)
