@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmt_tui import rundir
+from dmt_tui.rundir.meta import read_meta
 from dmt_tui.rundir.record import RunRecord
 from dmt_tui.rundir.tables import activation_of
 
@@ -132,6 +133,7 @@ def config_row(record: RunRecord) -> dict[str, Any]:
     best_epoch, best_loss = record.best
     row.update(device=record.start.get("device"), state=record.state,
                best_epoch=best_epoch, best_val_loss=best_loss)
+    row.update(read_meta(record.run_dir))  # title, note: what the user called it in the app
     return row
 
 
@@ -178,7 +180,8 @@ def metrics_table(records: list[RunRecord]) -> pd.DataFrame:
     for row in rows:  # layers a start event did not list (an older trainer) still get a column
         grad_columns.extend(c for c in row if c.startswith("grad_mean_") and c not in grad_columns)
     grad_columns = [c for c in grad_columns if c != grad_column("total")] + [grad_column("total")]
-    per_run = [c for c, _ in CONFIG_COLUMNS] + ["device", "state", "best_epoch", "best_val_loss"]
+    per_run = [c for c, _ in CONFIG_COLUMNS] + ["device", "state", "best_epoch", "best_val_loss",
+                                                "title", "note"]
     known = {"run_id", *EPOCH_COLUMNS, *grad_columns, *per_run}
     extras = list(dict.fromkeys(c for row in rows for c in row if c not in known))
     columns = ["run_id", *EPOCH_COLUMNS, *extras, *grad_columns, *per_run]

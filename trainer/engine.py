@@ -128,8 +128,9 @@ def _finish(run_dir: Path, events: rundir.EventLog | Silent, heartbeat: Heartbea
         events.close()
     with contextlib.suppress(OSError):
         heartbeat.close(state=end["state"], reason=end["reason"])
+    # Users read `early-stopped` (the app, `dmt-tui runs`); files keep `early_stopped`.
     with contextlib.suppress(OSError):
-        echo(f"{end['state']}: {end['reason']}")
+        echo(f"{str(end['state']).replace('_', '-')}: {end['reason']}")
     return written
 
 

@@ -107,8 +107,7 @@ class DmtApp(App[None]):
                                                      "Command palette")])],
             [("Comparison", CompareScreen.BINDINGS),
              ("New-run form", [*LaunchForm.BINDINGS,
-                               Binding("tab", "focus_next", "Next field"),
-                               Binding("shift+tab", "focus_previous", "Previous field")]),
+                               Binding("space", "", "Open a choice field's list")]),
              ("Stop confirmation", StopConfirm.BINDINGS),
              ("Delete confirmation", DeleteConfirm.BINDINGS),
              ("Experiment view", ExperimentScreen.BINDINGS),
@@ -124,6 +123,7 @@ class DmtApp(App[None]):
             yield from binding_commands(screen, screen.BINDINGS, self.get_key_display)
         help_keys = [b for b in self.BINDINGS if isinstance(b, Binding) and b.action == "help"]
         yield from binding_commands(self, help_keys, self.get_key_display, {"help": "All keys"})
+
 
 def freeze_startup_objects() -> None:
     """Leave what the app built to start (Python's and Textual's modules, classes, caches,

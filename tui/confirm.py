@@ -1,5 +1,6 @@
-"""Questions asked before what cannot be undone: stopping a run (`s`) and deleting one (`d`).
-The safe answer has the focus, so an enter typed by reflex changes nothing."""
+"""Questions asked before acting: stopping a run (`s`) and deleting one (`d`), where the safe
+answer has the focus so an enter typed by reflex changes nothing; what to export (`e`); a
+run's title and note (`r`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, SelectionList, Static
+from textual.widgets.selection_list import Selection
 
 
 class Confirm(ModalScreen[bool]):
@@ -59,3 +61,77 @@ class DeleteConfirm(Confirm):
     def __init__(self, run_id: str, folder: str) -> None:
         super().__init__("Delete run", f"Delete {run_id}?\nIts folder goes, with its events, "
                          f"checkpoint and log:\n{folder}", "Delete", "Keep it")
+
+
+class ExportDialog(ModalScreen[list[str] | None]):
+    """Before `e` writes: which runs (named, so a marked run elsewhere in the list is no
+    surprise) and which formats; parquet and tensorboard are offered where installed."""
+
+    BINDINGS = [
+        Binding("enter", "answer(True)", "Export", priority=True, id="export_dialog.yes"),
+        Binding("escape", "answer(False)", "Cancel", id="export_dialog.no"),
+    ]
+
+    def __init__(self, what: str, run_ids: list[str], out_dir: str,
+                 formats: list[tuple[str, bool, str]]) -> None:
+        """`formats`: (name, installed, what installs it) for each format offered."""
+        super().__init__()
+        self.what, self.run_ids, self.out_dir, self.formats = what, run_ids, out_dir, formats
+
+    def compose(self) -> ComposeResult:
+        listed = self.run_ids[:8] + ([f"and {len(self.run_ids) - 8} more"]
+                                     if len(self.run_ids) > 8 else [])
+        with Vertical(classes="confirm", id="export-dialog") as box:
+            box.border_title = "Export"
+            yield Static(f"{self.what}:\n" + "\n".join(f"  {r}" for r in listed)
+                         + f"\ninto {self.out_dir}")
+            yield SelectionList[str](
+                *[Selection(name if installed else f"{name} ({hint})", name,
+                            initial_state=installed and name in ("csv", "jsonl"),
+                            disabled=not installed)
+                  for name, installed, hint in self.formats], id="export-formats")
+            yield Static("space ticks a format · enter exports · esc cancels",
+                         classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        chosen = list(self.query_one(SelectionList).selected) if yes else None
+        if chosen == []:
+            self.notify("tick a format with space first", severity="warning")
+            return
+        self.dismiss(chosen)
+
+
+class RunNoteDialog(ModalScreen[tuple[str, str] | None]):
+    """`r`: a title shown in place of the run's id, and a note shown in the Run panel; both
+    kept in the run folder's meta.json and exported as `title` and `note`."""
+
+    BINDINGS = [
+        Binding("enter", "save", "Save", priority=True, id="run_note.save"),
+        Binding("escape", "cancel", "Cancel", id="run_note.cancel"),
+    ]
+
+    def __init__(self, run_id: str, title: str, note: str) -> None:
+        super().__init__()
+        self.run_id, self.title_text, self.note = run_id, title, note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="confirm", id="note-dialog") as box:
+            box.border_title = f"Name and note · {self.run_id}"
+            yield Static("title (empty: the run id)")
+            yield Input(self.title_text, id="note-title", compact=True)
+            yield Static("note")
+            yield Input(self.note, id="note-text", compact=True)
+            yield Static("tab next field · enter saves · esc cancels", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#note-title", Input).focus()
+
+    def action_save(self) -> None:
+        self.dismiss((self.query_one("#note-title", Input).value,
+                      self.query_one("#note-text", Input).value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

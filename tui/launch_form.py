@@ -1,8 +1,14 @@
-"""The new-run form (`n`): pick a preset, change what people vary most, launch with `enter`.
+"""The new-run form (`n`): pick a preset, change what people vary, launch with `enter`.
 
 Values go through `presets.load_preset` with `--set`-style overrides, the same validation as
-a preset file and `dmt-tui train --set`; an error is shown beside the field it names and
-nothing starts.
+a preset file and `dmt-tui train --set`; every invalid value is shown beside its field at
+once and nothing starts. A run launched with changes is named after them (`xor-sgd.lr-10`).
+
+Keys typed faster than the app handles them keep their order: Textual hands a key to the
+widget focused when the key *arrives*, so in a burst `tab 1 0 0` the digits reached the
+preset list before the tab had moved the focus. The form's own keys (tab, shift+tab, enter,
+the preset list's moves) are priority bindings, run as the key arrives, so the focus and the
+fields are where they should be before the next key is handed on.
 """
 
 from __future__ import annotations
@@ -16,94 +22,34 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from dmt_tui import rundir
+from dmt_tui.app.launch_fields import (
+    FIELDS,
+    Field,
+    changed_name,
+    check_csv,
+    error_field,
+    field_error,
+    field_value,
+    override,
+    parse_processes,
+    same_value,
+)
 from dmt_tui.presets import PresetInfo, list_presets, load_preset
-from dmt_tui.presets.schema import ACTIVATIONS, OPTIMIZERS, SCHEMA, ConfigError
+from dmt_tui.presets.schema import ConfigError
 from dmt_tui.rundir.launch import launch
 
+__all__ = ["FIELDS", "Field", "LaunchForm", "Launched", "error_field", "override"]
 
-@dataclass(frozen=True)
-class Field:
-    """One form field: the preset key it sets, its label, and its choices (None: typed)."""
-
-    key: str  # dotted, as in --set
-    label: str
-    choices: tuple[str, ...] | None = None
-    hint: str = ""
-    in_preset: bool = True  # False: a launch setting, not in config.yaml (processes)
-    default: str = ""  # the value of a field the preset does not fill
-
-    @property
-    def widget_id(self) -> str:
-        return "field-" + self.key.replace(".", "-").replace("_", "-")
-
-    @property
-    def allowed(self) -> str:
-        if self.hint:
-            return self.hint
-        section, _, name = self.key.partition(".")
-        return SCHEMA[section][name].allowed
-
-
-FIELDS = (
-    Field("model.activation", "activation", ACTIVATIONS,
-          f"{len(ACTIVATIONS)} choices: enter opens the list"),
-    Field("optimizer.name", "optimizer", OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
-    Field("optimizer.lr", "learning rate"),
-    Field("train.epochs", "epochs"),
-    Field("train.batch_size", "batch size"),
-    Field("model.hidden", "hidden layers", None, "widths, comma-separated: 64, 64"),
-    Field("early_stopping.patience", "patience", None, "epochs without improvement; 0 = off"),
-    Field("train.device", "device"),
-    Field("nproc", "processes", None, "1 or more; above 1 runs torchrun", in_preset=False,
-          default="1"),
-)
-
-
-def field_value(config: dict[str, Any], key: str) -> str:
-    """A config value as the form shows it (`32, 32` for a list)."""
-    section, _, name = key.partition(".")
-    value = (config.get(section) or {}).get(name)
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def override(field: Field, text: str) -> str:
-    """The `--set` assignment for a field's text; a list is written in YAML flow style."""
-    text = text.strip()
-    if field.key == "model.hidden":
-        text = "[" + text.strip("[]") + "]"
-    return f"{field.key}={text}"
-
-
-def parse_processes(text: str) -> int:
-    """The processes field as a count; ValueError with the message to show beside it."""
-    try:
-        count = int(text.strip())
-    except ValueError:
-        raise ValueError(f"expected a whole number >= 1, got {text.strip()!r}") from None
-    if count < 1:
-        raise ValueError(f"expected a whole number >= 1, got {count}")
-    return count
-
-
-def error_field(message: str) -> tuple[str | None, str]:
-    """Which field a ConfigError names (its dotted key), and the message without the file
-    or `--set` it came from: `/p/x.yaml: optimizer.lr: expected ...` -> lr, `expected ...`."""
-    for field in FIELDS:
-        if message.startswith(f"--set {field.key}="):  # the value was not even YAML
-            return field.key, message.split(": ", 1)[-1]
-        marker = f": {field.key}: "
-        if marker in message:
-            return field.key, message.split(marker, 1)[1]
-    return None, message
+# The preset list's keys, run as they arrive while the list has the focus (see above).
+PRESET_MOVES = {"up": "cursor_up", "down": "cursor_down", "home": "first", "end": "last",
+                "pageup": "page_up", "pagedown": "page_down"}
 
 
 @dataclass(frozen=True)
@@ -119,9 +65,15 @@ class LaunchForm(ModalScreen[Launched | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="launch_form.cancel"),
-        # Inputs, the preset list and the button take enter themselves (and launch); this
-        # binding is what the footer and `?` show for it.
-        Binding("enter", "launch", "Launch", id="launch_form.launch"),
+        # Priority: enter launches from any field, a choice field too (space or down opens
+        # its list; while a list is open enter picks from it).
+        Binding("enter", "launch", "Launch", priority=True, id="launch_form.launch"),
+        Binding("tab", "next_field", "Next field", show=False, priority=True,
+                id="launch_form.next_field"),
+        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True,
+                id="launch_form.previous_field"),
+        *[Binding(key, f"move_preset('{move}')", show=False, priority=True)
+          for key, move in PRESET_MOVES.items()],
     ]
 
     def __init__(self, runs_dir: Path, presets_dir: Path | None) -> None:
@@ -129,21 +81,29 @@ class LaunchForm(ModalScreen[Launched | None]):
         self.runs_dir = runs_dir
         self.presets_dir = presets_dir
         self.presets: list[PresetInfo] = list_presets(presets_dir)
+        self._filled: int | None = None  # the preset whose values the fields were given
+        self._preset_config: dict[str, Any] = {}  # that preset, resolved
 
     def compose(self) -> ComposeResult:
         with Vertical(id="launch-form") as form:
             form.border_title = "New run"
             yield OptionList(*[self._option(i, p) for i, p in enumerate(self.presets)],
                              id="preset-list")
-            for field in FIELDS:
-                with Horizontal(classes="field-row"):
-                    yield Label(field.label, classes="field-label")
-                    yield self._input(field)
-                    yield Static(field.allowed, id=f"{field.widget_id}-hint",
-                                 classes="field-hint")
+            # Twenty-odd fields scroll (at 80x24 about ten show); the focused one is kept
+            # in view, and each section has a heading.
+            with VerticalScroll(id="form-fields", can_focus=False):
+                for field in FIELDS:
+                    if field.section:
+                        yield Static(field.section, classes="form-section")
+                    with Horizontal(classes="field-row"):
+                        yield Label(field.label, classes="field-label")
+                        yield self._input(field)
+                        yield Static(field.allowed, id=f"{field.widget_id}-hint",
+                                     classes="field-hint")
             yield Static(id="form-error")
             with Horizontal(id="launch-buttons"):
-                yield Static("enter launches · tab next field · esc cancels", id="form-keys")
+                yield Static("enter launches · tab next · space opens a list · esc cancels",
+                             id="form-keys")
                 yield Button("Launch", id="launch-button", variant="primary", compact=True)
         yield Footer()
 
@@ -167,6 +127,35 @@ class LaunchForm(ModalScreen[Launched | None]):
         presets.focus()
         if self.presets:
             presets.highlighted = 0
+            self.fill_from_preset()
+
+    # ---- keys, run as they arrive ---------------------------------------------------------
+
+    def _list_open(self) -> bool:
+        return any(select.expanded for select in self.query(Select))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a choice list is open its own keys pick from it; the preset list's moves
+        apply only while it has the focus (elsewhere home and end move a field's cursor)."""
+        if action in ("launch", "next_field", "previous_field", "move_preset") \
+                and self.is_mounted and self._list_open():
+            return False
+        if action == "move_preset":
+            return isinstance(self.focused, OptionList) and self.focused.id == "preset-list"
+        return True
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
+
+    def action_move_preset(self, move: str) -> None:
+        """Move in the preset list and fill the fields now, before the next key is handed on."""
+        getattr(self.query_one("#preset-list", OptionList), f"action_{move}")()
+        self.fill_from_preset()
+
+    # ---- the fields -----------------------------------------------------------------------
 
     @property
     def preset(self) -> PresetInfo | None:
@@ -175,67 +164,97 @@ class LaunchForm(ModalScreen[Launched | None]):
 
     @on(OptionList.OptionHighlighted, "#preset-list")
     def fill_from_preset(self) -> None:
-        """Put the highlighted preset's values in the fields."""
+        """Put the highlighted preset's values in the fields (once per preset: a highlight
+        message that arrives after the keys that followed it must not undo them)."""
+        index = self.query_one("#preset-list", OptionList).highlighted
         info = self.preset
-        if info is None:
+        if info is None or index == self._filled:
             return
+        self._filled = index
         self._clear_errors()
         try:
             config = load_preset(str(info.path), [], self.presets_dir)
         except ConfigError as err:
-            self._show_error(None, str(err))
+            self._preset_config = {}
+            self._show_errors({None: str(err)})
             return
+        self._preset_config = config
         for field in FIELDS:
             if not field.in_preset:  # the user's choice, whatever the preset
                 continue
-            value = field_value(config, field.key)
             widget = self.query_one(f"#{field.widget_id}")
-            if isinstance(widget, Select):
-                widget.value = value
-            elif isinstance(widget, Input):
-                widget.value = value
+            if isinstance(widget, Select | Input):
+                widget.value = field_value(config, field.key)
 
-    def overrides(self) -> list[str]:
-        """The fields as `--set` assignments, in form order."""
+    def field_texts(self) -> list[tuple[Field, str]]:
+        """Every field with its text, in form order."""
         found = []
         for field in FIELDS:
-            if not field.in_preset:
-                continue
             widget = self.query_one(f"#{field.widget_id}")
-            text = str(widget.value) if isinstance(widget, Select | Input) else ""
-            found.append(override(field, text))
+            found.append((field, str(widget.value) if isinstance(widget, Select | Input)
+                          else ""))
+        return found
+
+    def overrides(self) -> list[str]:
+        """The preset's fields as `--set` assignments, in form order, and the run's name
+        after what was changed."""
+        texts = [(f, t) for f, t in self.field_texts() if f.in_preset]
+        found = [override(f, t) for f, t in texts]
+        changes = [(f, t) for f, t in texts
+                   if not same_value(t, field_value(self._preset_config, f.key))]
+        if changes and self._preset_config.get("name"):
+            found.append(f"name={changed_name(str(self._preset_config['name']), changes)}")
         return found
 
     def validate(self) -> tuple[dict[str, Any], int] | None:
-        """The resolved config and the process count, or None after showing the first error
+        """The resolved config and the process count, or None after showing every error
         beside its field."""
         self._clear_errors()
         info = self.preset
         if info is None:
-            self._show_error(None, "no preset to launch")
+            self._show_errors({None: "no preset to launch"})
             return None
-        try:
+        errors: dict[str | None, str] = {}
+        for field, text in self.field_texts():
+            problem = field_error(field, text)
+            if problem is not None:
+                errors[field.key] = problem
+        if errors:  # each field alone: every one that is wrong, at once
+            self._show_errors(errors)
+            return None
+        try:  # then together: rules that tie keys to each other, the file and the name
             config = load_preset(str(info.path), self.overrides(), self.presets_dir)
         except ConfigError as err:
             key, text = error_field(str(err))
-            self._show_error(key, text)
+            self._show_errors({key: text})
             return None
-        try:
-            nproc = parse_processes(self.query_one("#field-nproc", Input).value)
-        except ValueError as err:
-            self._show_error("nproc", str(err))
+        csv_problem = check_csv(config)
+        if csv_problem is not None:
+            self._show_errors({csv_problem[0]: csv_problem[1]})
             return None
-        return config, nproc
+        return config, parse_processes(self.query_one("#field-nproc", Input).value)
 
-    def _show_error(self, key: str | None, text: str) -> None:
-        field = next((f for f in FIELDS if f.key == key), None)
-        if field is None:
-            self.query_one("#form-error", Static).update(Text(text, style="bold red"))
-            return
-        hint = self.query_one(f"#{field.widget_id}-hint", Static)
-        hint.update(Text(text, style="bold red"))
-        hint.add_class("-error")
-        self.query_one(f"#{field.widget_id}").focus()
+    def _show_errors(self, errors: dict[str | None, str]) -> None:
+        """Each message beside its field (or below the fields); the first field gets the
+        focus."""
+        first = None
+        for key, text in errors.items():
+            field = next((f for f in FIELDS if f.key == key), None)
+            if field is None:
+                self.query_one("#form-error", Static).update(Text(text, style="bold red"))
+                continue
+            hint = self.query_one(f"#{field.widget_id}-hint", Static)
+            hint.update(Text(text, style="bold red"))
+            hint.add_class("-error")
+            if first is None or FIELDS.index(field) < FIELDS.index(first):
+                first = field
+        if first is not None:
+            widget = self.query_one(f"#{first.widget_id}")
+            widget.focus()
+            if isinstance(widget, Input):  # focused already, maybe: select so typing replaces
+                widget.select_all()
+            # The whole message in view, once its lines are laid out.
+            self.call_after_refresh(self.query_one(f"#{first.widget_id}-hint").scroll_visible)
 
     def _clear_errors(self) -> None:
         for field in FIELDS:
@@ -249,7 +268,7 @@ class LaunchForm(ModalScreen[Launched | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#launch-button")
     def submit(self) -> None:
-        """Enter in the preset list or a field, or the Launch button."""
+        """A click on the Launch button or a preset (enter itself is the binding above)."""
         self.action_launch()
 
     def action_launch(self) -> None:
@@ -261,7 +280,7 @@ class LaunchForm(ModalScreen[Launched | None]):
         try:
             run_dir, process = launch(config, self.runs_dir, nproc=nproc)
         except rundir.RunDirError as err:
-            self._show_error(None, str(err))
+            self._show_errors({None: str(err)})
             return
         self.dismiss(Launched(run_dir, process))
 

@@ -7,6 +7,7 @@ draws; plots redraw on a timer, and only the ones whose data changed.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import time
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -23,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from dmt_tui import rundir
 from dmt_tui.app.compare_screen import CompareScreen
-from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
+from dmt_tui.app.confirm import DeleteConfirm, ExportDialog, RunNoteDialog, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
 from dmt_tui.app.experiment_form import new_experiment, open_experiment
 from dmt_tui.app.grad_panel import GradPanel
@@ -37,6 +38,7 @@ from dmt_tui.app.runs_list import RunsList
 from dmt_tui.app.store import RunStore
 from dmt_tui.app.watcher import RunsWatcher
 from dmt_tui.rundir.launch import stop
+from dmt_tui.rundir.meta import write_meta
 from dmt_tui.rundir.record import RunRecord
 
 REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their data changed
@@ -48,7 +50,10 @@ TICK_GROUPS: tuple[tuple[type[Panel], ...], ...] = (
     (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel,))
 ALL_PANELS = tuple(panel for group in TICK_GROUPS for panel in group)
 LAYER_KEYS = Binding.Group("layer")
-EXPORT_FORMATS = ["csv", "jsonl"]  # what `e` writes; `dmt-tui export` offers the others
+# What `e` offers: (format, the module it needs, what installs it); csv and jsonl are ticked.
+EXPORT_FORMATS = [("csv", "pandas", ""), ("jsonl", "json", ""),
+                  ("parquet", "pyarrow", "pip install 'dmt-tui[parquet]'"),
+                  ("tensorboard", "tensorboard", "pip install 'dmt-tui[tensorboard]'")]
 EXPORTS_DIR = "exports"  # under the working directory, as `dmt-tui export` writes by default
 
 
@@ -76,7 +81,10 @@ class MonitorScreen(Screen[None]):
         Binding("space", "toggle_mark", "Mark", id="monitor.toggle_mark"),
         Binding("c", "compare", "Compare", id="monitor.compare"),
         Binding("e", "export", "Export", id="monitor.export"),
-        Binding("f", "cycle_filter", "Filter", id="monitor.cycle_filter"),
+        Binding("f", "cycle_filter(1)", "Filter", id="monitor.cycle_filter"),
+        Binding("F", "cycle_filter(-1)", "Filter back", show=False,
+                id="monitor.cycle_filter_back"),
+        Binding("r", "rename_run", "Name", id="monitor.rename_run"),
         Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
         Binding("g", "new_experiment", "New experiment", show=False,
@@ -87,6 +95,14 @@ class MonitorScreen(Screen[None]):
     ]
 
     selected: reactive[str | None] = reactive(None)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The app's keys (q, ?) first: the compact footer drops what does not fit at 80
+        columns from the right, and those two are the ones a newcomer looks for."""
+        bindings = super().active_bindings
+        first = {k: b for k, b in bindings.items() if b.node is self.app}
+        return {**first, **{k: b for k, b in bindings.items() if k not in first}}
 
     def __init__(self, runs_dir: Path, presets_dir: Path | None) -> None:
         super().__init__()
@@ -137,6 +153,10 @@ class MonitorScreen(Screen[None]):
             self.selected = runs_list.selected_run
         if self.selected in applied.histories:  # its events arrived: draw them now, the
             self.redraw(TICK_GROUPS[0])  # loss plot first; the gradient panel at its tick
+        elif any(record.run_id == self.selected for record in applied.changed):
+            # Now, with the list's row, not at the next tick: the panels never lag the list.
+            # Each panel redraws only when its data changed, so this adds no redraws.
+            self.redraw(TICK_GROUPS[0])
 
     def on_run_gone(self, message: RunGone) -> None:
         """A run's folder was deleted outside the app: the run leaves the list."""
@@ -246,9 +266,32 @@ class MonitorScreen(Screen[None]):
         """Mark or unmark the selected run, for `c` (compare) and `e` (export)."""
         self.query_one(RunsList).toggle_mark()
 
-    def action_cycle_filter(self) -> None:
-        """Show only runs in the next state: all, live, finished, ..., crashed."""
-        self.query_one(RunsList).cycle_filter()
+    def action_cycle_filter(self, step: int = 1) -> None:
+        """Show only runs in the next state (f) or the one before (F): all, live, ..."""
+        self.query_one(RunsList).cycle_filter(step)
+
+    def action_rename_run(self) -> None:
+        """Give the selected run a title (shown for its id) and a note (in the Run panel)."""
+        record = self.record
+        if record is None:
+            self.notify("no run selected", severity="warning")
+            return
+
+        def answered(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            try:
+                record.meta = write_meta(record.run_dir, *result)
+            except OSError as err:
+                self.notify(f"{record.run_dir}: {err.strerror or err}",
+                            title="Cannot save the name", severity="error")
+                return
+            self.query_one(RunsList).show_run(record, force=True)
+            self.query_one(RunInfoPanel).forget()
+            self.redraw()
+
+        self.app.push_screen(RunNoteDialog(record.run_id, record.title, record.note),
+                             answered)
 
     def action_toggle_sort(self) -> None:
         """Order the list by best validation loss, or by start time."""
@@ -277,26 +320,40 @@ class MonitorScreen(Screen[None]):
         self.app.push_screen(CompareScreen(marked))
 
     def action_export(self) -> None:
-        """Export the marked runs, or else the selected one, as csv and jsonl."""
-        records = self.marked_runs() or ([self.record] if self.record else [])
+        """Export the marked runs, or else the selected one, after a dialog that names them
+        and asks for the formats."""
+        marked = self.marked_runs()
+        records = marked or ([self.record] if self.record else [])
         if not records:
             self.notify("no run to export", severity="warning")
             return
         run_ids = [r.run_id for r in records]
-        self.notify(f"exporting {len(run_ids)} run{'s' if len(run_ids) != 1 else ''} ...",
-                    title="Export", timeout=2)
-        self.export_runs([r.run_dir for r in records], export_folder(run_ids))
+        plural = "s" if len(run_ids) != 1 else ""
+        what = f"the {len(run_ids)} marked run{plural}" if marked else "the selected run"
+        if marked and self.selected not in run_ids:
+            what += f" (not the selected {self.selected}: space marks it)"
+        out_dir = export_folder(run_ids)
+        formats = [(name, importlib.util.find_spec(module) is not None,
+                    hint) for name, module, hint in EXPORT_FORMATS]
 
-    @work(thread=True, group="export", exit_on_error=False,
-          description="export runs as csv and jsonl")
-    def export_runs(self, run_dirs: list[Path], out_dir: Path) -> None:
+        def answered(chosen: list[str] | None) -> None:
+            if not chosen:
+                return
+            self.notify(f"exporting {len(run_ids)} run{plural} ...", title="Export",
+                        timeout=2)
+            self.export_runs([r.run_dir for r in records], out_dir, chosen)
+
+        self.app.push_screen(ExportDialog(what, run_ids, str(out_dir), formats), answered)
+
+    @work(thread=True, group="export", exit_on_error=False, description="export runs")
+    def export_runs(self, run_dirs: list[Path], out_dir: Path, formats: list[str]) -> None:
         """Write the runs' files in a thread: pandas and the disk stay off the UI thread."""
         from dmt_tui.rundir.export import ExportError, export_runs  # pandas loads only on export
 
         # Read afresh: the app's own records change on the UI thread as events arrive.
         records = [RunRecord.load(run_dir) for run_dir in run_dirs]
         try:
-            written = export_runs(records, EXPORT_FORMATS, out_dir, say=lambda _line: None)
+            written = export_runs(records, formats, out_dir, say=lambda _line: None)
         except ExportError as err:
             self.app.call_from_thread(self.notify, str(err), title="Export failed",
                                       severity="error", timeout=10)

@@ -21,7 +21,10 @@ def progress_lines(record: RunRecord | None, now: float, width: int = 60) -> lis
     done, total = record.epoch, record.epochs_total
     steps = int(record.start.get("steps_per_epoch") or 0)
     latest: dict[str, Any] = record.progress
-    if live and latest and int(latest.get("epoch") or 0) > done:
+    # A progress event is current only while its epoch is the one in progress: a run of short
+    # epochs writes few (at most two a second), and one from epoch 29 said nothing at 812.
+    current = live and bool(latest) and int(latest.get("epoch") or 0) > done
+    if current:
         epoch, step = int(latest["epoch"]), int(latest.get("step") or 0)
         steps = int(latest.get("steps") or steps)
     else:  # between epochs, or ended: the last complete epoch is the one to show
@@ -30,8 +33,8 @@ def progress_lines(record: RunRecord | None, now: float, width: int = 60) -> lis
     head, tail = f"epoch {epoch}/{total or '?'} ", f" {step}/{steps or '?'} steps"
     bar = Text.assemble(head, gauge(fraction, max(4, width - len(head) - len(tail)),
                                     "green" if live else "blue"), tail)
-    rate = latest.get("samples_per_s") if live else None
-    if rate is None and record.epochs:  # no recent progress event: the last epoch's rate
+    rate = latest.get("samples_per_s") if current else None
+    if rate is None and record.epochs:  # no current progress event: the last epoch's rate
         seconds = record.epochs[-1].get("seconds")
         n_train = record.start.get("n_train")
         if isinstance(seconds, int | float) and seconds > 0 and isinstance(n_train, int):

@@ -12,18 +12,21 @@ from dmt_tui.rundir.record import RunRecord
 
 
 def _hidden(widths: Any) -> str:
-    """`32x8` for eight layers of 32, else the widths joined: `64-32`."""
+    """`8 × 32` for eight layers of 32 (layers first: `32x8` read like a matrix's shape),
+    else the widths in order: `[64, 32]`."""
     if not isinstance(widths, list) or not widths:
         return "no hidden layer"
+    if len(widths) == 1:
+        return f"[{widths[0]}]"
     if len(set(widths)) == 1:
-        return f"{widths[0]}x{len(widths)}"
-    return "-".join(str(w) for w in widths)
+        return f"{len(widths)} × {widths[0]}"
+    return "[" + ", ".join(str(w) for w in widths) + "]"
 
 
 def run_info_lines(record: RunRecord | None) -> list[Text]:
     """Preset and data; model and optimizer; batch, seed and size."""
     if record is None:
-        return [Text("no run selected", style="dim")]
+        return [Text("No run selected. Press n to start one, ? for keys", style="dim")]
     setting = record.setting
     data = f"{setting('data.dataset') or '?'}"
     if record.start.get("n_train") is not None:
@@ -38,9 +41,12 @@ def run_info_lines(record: RunRecord | None) -> list[Text]:
         optimizer += f" ({schedule})"
     params = record.start.get("n_params")
     size = f"  {params:,} params" if isinstance(params, int) else ""
-    return [Text.assemble((record.name, "bold"), f"  {data}"),
-            Text(f"{model}  {optimizer}"),
-            Text(f"batch {setting('train.batch_size')}  seed {setting('train.seed')}{size}")]
+    lines = [Text.assemble((record.title or record.name, "bold"), f"  {data}"),
+             Text(f"{model}  {optimizer}"),
+             Text(f"batch {setting('train.batch_size')}  seed {setting('train.seed')}{size}")]
+    if record.note:
+        lines.append(Text(f"note: {record.note}", style="italic"))
+    return lines
 
 
 class RunInfoPanel(LinesPanel):
@@ -50,6 +56,10 @@ class RunInfoPanel(LinesPanel):
         super().__init__(id=id)
         self.border_title = "Run"
         self._drawn: tuple[Any, ...] | None = None
+
+    def forget(self) -> None:
+        """Draw again at the next draw (the run's title or note changed)."""
+        self._drawn = None
 
     def draw(self, record: RunRecord | None) -> None:
         key = (record.run_id, bool(record.config), bool(record.start)) if record else None

@@ -19,7 +19,11 @@ from dmt_tui.app.messages import RunSelected
 from dmt_tui.rundir.record import RunRecord
 
 COLUMNS = (("mark", " "), ("state", "State"), ("run", "Run"), ("epoch", "Epoch"),
-           ("best", "Best val loss"))
+           ("best", "Best val loss"), ("setup", "Setup"))
+# The Setup column (activation, optimizer, lr) shows from WIDE columns on; below NARROW a run
+# id drops its date, so that the best validation loss still fits in 80 columns.
+WIDE = 110
+NARROW = 90
 MARK = Text("●", style="bold yellow")
 
 # `f` cycles through these: every run, the live ones, then each state a run can end in.
@@ -28,14 +32,34 @@ STATE_FILTERS = ("all", "live", *rundir.END_STATES, "crashed")
 SORT_ORDERS = {"started": "start time", "best": "best val loss"}
 
 
-def row_cells(record: RunRecord, marked: bool = False) -> tuple[Text | str, ...]:
-    """The cells of one run's row, in COLUMNS order."""
+def setup_text(record: RunRecord) -> str:
+    """`relu adam lr 0.01`: what tells runs of one preset apart."""
+    lr = record.setting("optimizer.lr")
+    parts = [record.setting("model.activation") if record.setting("model.hidden") else None,
+             record.setting("optimizer.name"),
+             f"lr {lr:g}" if isinstance(lr, int | float) else None]
+    return " ".join(str(p) for p in parts if p)
+
+
+def run_label(record: RunRecord, short: bool = False) -> str:
+    """The user's title, else the run id; `short`, the id without its date (`154811-xor`)."""
+    if record.title:
+        return record.title
+    date, _, rest = record.run_id.partition("-")
+    return rest if short and date.isdigit() and rest else record.run_id
+
+
+def row_cells(record: RunRecord, marked: bool = False, wide: bool = True,
+              short: bool = False) -> tuple[Text | str, ...]:
+    """The cells of one run's row, in COLUMNS order (Setup only when `wide`)."""
     total = record.epochs_total
     epoch = f"{record.epoch}/{total}" if total else str(record.epoch)
     best_epoch, best_loss = record.best
     best = f"{number(best_loss)} @{best_epoch}" if best_epoch else "-"
-    return (MARK if marked else "", state_text(record.state), record.run_id,
-            Text(epoch, justify="right"), Text(best, justify="right"))
+    cells: tuple[Text | str, ...] = (
+        MARK if marked else "", state_text(record.state), run_label(record, short),
+        Text(epoch, justify="right"), Text(best, justify="right"))
+    return (*cells, setup_text(record)) if wide else cells
 
 
 def shows(state_filter: str, state: str) -> bool:
@@ -75,11 +99,30 @@ class RunsList(DataTable[Text | str]):
         self.marked: set[str] = set()
         self._rows: dict[str, tuple[Text | str, ...]] = {}  # the cells on screen, by run
         self._announced: str | None = None  # the run the last RunSelected named
+        self.wide = True  # the Setup column shows; see WIDE
+        self.short_ids = False  # run ids without their date; see NARROW
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._add_columns()
         self._titles()
+
+    def _add_columns(self) -> None:
+        for key, label in COLUMNS if self.wide else COLUMNS[:-1]:
+            self.add_column(label, key=key)
+
+    def on_resize(self) -> None:
+        """Show or drop the Setup column as the width allows; the cursor stays on its run."""
+        wide, short = self.size.width >= WIDE, self.size.width < NARROW
+        if (wide, short) == (self.wide, self.short_ids):
+            return
+        selected = self.selected_run
+        self.wide, self.short_ids = wide, short
+        self.clear(columns=True)
+        self._rows.clear()
+        self._add_columns()
+        self._sync()
+        if selected is not None:
+            self.select_run(selected)
 
     # ---- what the monitor calls ---------------------------------------------------------
 
@@ -89,8 +132,13 @@ class RunsList(DataTable[Text | str]):
             self.records[record.run_id] = record
         self._sync()
 
-    def show_run(self, record: RunRecord) -> None:
-        """One run's row, added or refreshed."""
+    def show_run(self, record: RunRecord, force: bool = False) -> None:
+        """One run's row, added or refreshed (`force`: every cell drawn again, as after a
+        rename)."""
+        if force:
+            self._rows.pop(record.run_id, None)
+            if record.run_id in self.shown_runs:
+                self.remove_row(record.run_id)
         self.show_runs([record])
 
     def remove_run(self, run_id: str) -> None:
@@ -100,9 +148,12 @@ class RunsList(DataTable[Text | str]):
         self._sync()
 
     def select_run(self, run_id: str) -> None:
-        """Move the cursor to a run (after a launch, or the newest on open)."""
+        """Move the cursor to a run (after a launch, or the newest on open), and scroll it
+        into view once the new rows are laid out: scrolling now, before the table's height
+        grew, left the row below the view at 80x24."""
         if run_id in self._rows:
             self.move_cursor(row=self.get_row_index(run_id))
+            self.call_after_refresh(self._scroll_cursor_into_view)
 
     def toggle_mark(self) -> str | None:
         """Mark or unmark the run under the cursor; return its id."""
@@ -113,10 +164,10 @@ class RunsList(DataTable[Text | str]):
         self._sync()
         return run_id
 
-    def cycle_filter(self) -> None:
-        """Show the next state filter in STATE_FILTERS."""
+    def cycle_filter(self, step: int = 1) -> None:
+        """Show the next state filter in STATE_FILTERS (step -1: the one before)."""
         index = STATE_FILTERS.index(self.state_filter)
-        self.state_filter = STATE_FILTERS[(index + 1) % len(STATE_FILTERS)]
+        self.state_filter = STATE_FILTERS[(index + step) % len(STATE_FILTERS)]
 
     def toggle_sort(self) -> None:
         """Sort by best validation loss, or by start time again."""
@@ -163,12 +214,12 @@ class RunsList(DataTable[Text | str]):
             self._rows.clear()
             shown = []
         for record in wanted:
-            cells = row_cells(record, record.run_id in self.marked)
+            cells = row_cells(record, record.run_id in self.marked, self.wide, self.short_ids)
             known = self._rows.get(record.run_id)
             if known is None:
                 self.add_row(*cells, key=record.run_id)
             else:
-                for (key, _), old, new in zip(COLUMNS, known, cells, strict=True):
+                for (key, _), old, new in zip(COLUMNS, known, cells, strict=False):
                     if str(old) != str(new):  # a cell's style follows from its text
                         self.update_cell(record.run_id, key, new, update_width=True)
             self._rows[record.run_id] = cells
@@ -187,12 +238,15 @@ class RunsList(DataTable[Text | str]):
                              f"by {SORT_ORDERS[self.sort_by]} (o)")
         count = len(self.records)
         if not count:
-            self.border_subtitle = "no runs yet: n starts one"
+            self.border_subtitle = "No runs yet. Press n to start one, ? for keys"
             return
         live = sum(1 for r in self.records.values() if r.state in rundir.LIVE_STATES)
         runs = f"{count} run{'' if count == 1 else 's'}, {live} training"
         if self.state_filter != "all":
             runs = f"{self.row_count} of {runs}"
+            if not self.row_count:  # say how to get back, not just that nothing is here
+                runs = f"none {filter_label(self.state_filter)} of {count} runs: " \
+                       f"f next filter, F the one before"
         marked = f", {len(self.marked)} marked" if self.marked else ""
         self.border_subtitle = runs + marked
 

@@ -21,6 +21,7 @@ from textual.message_pump import MessagePump
 from dmt_tui import rundir
 from dmt_tui.app.history import read_history
 from dmt_tui.app.messages import RunGone, RunNotes, RunsPolled, RunUpdate, WatcherFailed
+from dmt_tui.rundir.record import read_end_event
 
 POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
 
@@ -50,8 +51,12 @@ class _Tail:
             # and nothing more will come. Leave them there until the app asks (history()).
             self.ended = True
             self.status, self.state = status, state
-            return RunUpdate(self.run_dir, [], status, config, events_on_disk=True,
-                             notes=self._news(status_notes))
+            # Epochs and best loss for the list: from status.json, or when it lacks them
+            # (an older or killed writer) from the `end` event at the file's end.
+            end = {} if "epoch" in status and "best_epoch" in status \
+                else read_end_event(self.run_dir)
+            return RunUpdate(self.run_dir, [end] if end else [], status, config,
+                             events_on_disk=True, notes=self._news(status_notes))
         if first:  # a long live run's history: read as the app holds it (history.py)
             return self._first_of_live(status, state, config, status_notes)
         events = self.events.read()

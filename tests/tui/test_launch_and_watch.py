@@ -55,9 +55,11 @@ async def launch_tiny(app: DmtApp, pilot: Pilot[None], epochs: str) -> Path:
 
 async def test_launch_with_keys_then_watch_epochs_arrive(
         presets_dir: Path, runs_dir: Path, trainers: list[subprocess.Popen[bytes]]) -> None:
+    """A run long enough to be training whenever the test looks (it is stopped at
+    teardown): every state waited for here is one it always reaches."""
     app = DmtApp(runs_dir, presets_dir)
     async with app.run_test(size=(120, 36)) as pilot:
-        run_dir = await launch_tiny(app, pilot, "12")
+        run_dir = await launch_tiny(app, pilot, "100000")
         assert len(trainers) == 1
         await wait_for_text(pilot, run_dir.name)
         await wait_for(pilot, lambda: shown_epoch(app) >= 1, "the first epoch")
@@ -69,7 +71,17 @@ async def test_launch_with_keys_then_watch_epochs_arrive(
         await wait_for(pilot, lambda: shown_epoch(app) >= first + 2, "two more epochs")
         assert widget_text(app, loss) != loss_before  # the curves grew
         assert widget_text(app, early_stop) != early_stop_before  # best or wait moved
+
+
+async def test_a_launched_run_finishes_on_screen(
+        presets_dir: Path, runs_dir: Path, trainers: list[subprocess.Popen[bytes]]) -> None:
+    """A short run, waited for until its end, however fast or slow it trains."""
+    app = DmtApp(runs_dir, presets_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        run_dir = await launch_tiny(app, pilot, "12")
+        await wait_for_text(pilot, run_dir.name)
         await wait_for_text(pilot, "finished: completed all 12 epochs", "12/12")
+        await wait_for(pilot, lambda: shown_epoch(app) == 12, "epoch 12 in the loss panel")
     assert run_state(run_dir) == "finished"
     assert trainers[0].wait(30) == 0
 

@@ -30,13 +30,22 @@ async def test_form_lists_presets_and_fills_fields(presets_dir: Path, runs_dir: 
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("n")
         text = await wait_for_text(pilot, "deep-sigmoid-vanishing", "8 sigmoid layers",
-                                   "xor-adam", "learning rate", "patience", "device")
-        assert "auto, cpu, cuda or cuda:N" in text  # the allowed values beside the field
+                                   "learning rate", "patience", "epochs")
+        assert "a finite number > 0" in text  # the allowed values beside the field
         await pilot.press("end")
-        text = await wait_for_text(pilot, "a small fast net for the app's tests", "8, 8")
+        text = await wait_for_text(pilot, "a small fast net for the app's tests", "8, 8",
+                                   "xor-adam")
         assert app.screen.query_one("#field-optimizer-lr", Input).value == "0.01"
-        # The activation field lists every activation the trainer knows.
-        await pilot.press("tab", "enter")
+        # The fields below scroll into view as tab reaches them.
+        for _ in range(len(FIELDS)):
+            await pilot.press("tab")
+        assert app.focused is app.screen.query_one("#field-nproc")
+        text = await wait_for_text(pilot, "auto, cpu, cuda or cuda:N", "processes")
+        for _ in range(len(FIELDS) - 1):
+            await pilot.press("shift+tab")
+        assert app.focused is app.screen.query_one("#field-model-activation")
+        # The activation field lists every activation the trainer knows (space opens it).
+        await pilot.press("space")
         text = await wait_for_text(pilot, "binary_step", "leaky_relu")
         await pilot.press("end")
         text = await wait_for_text(pilot, ACTIVATIONS[-1])
@@ -75,7 +84,9 @@ def test_errors_map_to_the_field_they_name() -> None:
     assert error_field("--set model.hidden=[8,: not valid YAML (line 1, column 4): bad")[0] \
         == "model.hidden"
     assert error_field("/x/tiny.yaml: optimizer.nesterov: needs sgd") == \
-        (None, "/x/tiny.yaml: optimizer.nesterov: needs sgd")
+        ("optimizer.nesterov", "needs sgd")  # a field since issue 17
+    assert error_field("/x/tiny.yaml: optimizer.betas: expected a list") == \
+        (None, "/x/tiny.yaml: optimizer.betas: expected a list")  # no field: below them
 
 
 def test_hidden_layers_are_written_as_a_yaml_list() -> None:

@@ -26,7 +26,7 @@ async def test_opens_on_the_runs_list_with_the_newest_run_shown(recorded_runs: P
             "epoch 25: train 0.6901 val 0.7309 acc 48.8%",  # the loss panel
             "best epoch 12  val loss 0.6938", "wait  13/30",  # early stopping
             "finished: completed all 25 epochs",
-            "mlp 32x8 sigmoid  sgd lr 0.1",  # the run panel
+            "mlp 8 × 32 sigmoid  sgd lr 0.1",  # the run panel
             "epoch 25/25", "10/10 steps",  # progress
             "layer fc1 (1/9)", "zero-norm steps 0/10")  # gradient norms
         assert isinstance(app.focused, RunsList)

@@ -140,7 +140,7 @@ async def test_f_filters_by_state_and_says_so_in_the_title(runs: dict[str, Path]
         await wait_for_text(pilot, "Runs · finished (f)", "2 of 3 runs")
         assert sorted(shown_order(app, runs)) == ["relu", "sigmoid"]
         await pilot.press("f")
-        await wait_for_text(pilot, "Runs · early-stopped (f)", "0 of 3 runs")
+        await wait_for_text(pilot, "Runs · early-stopped (f)", "none early-stopped of 3 runs")
         assert shown_order(app, runs) == []
         for _ in range(5):  # diverged, stopped, failed, crashed, then all again
             await pilot.press("f")
@@ -249,6 +249,8 @@ async def test_e_exports_the_selected_run_as_csv_and_jsonl(
         await opened(pilot, runs)
         await select(pilot, app, run_dir)
         await pilot.press("e")
+        await wait_for_text(pilot, "space ticks a format")  # the dialog: csv, jsonl ticked
+        await pilot.press("enter")
         await wait_for_text(pilot, "Exported 1 run to", "metrics.csv")
     out = tmp_path / "exports" / run_dir.name
     table = pd.read_csv(out / "metrics.csv")
@@ -273,6 +275,8 @@ async def test_e_exports_the_marked_runs_in_one_table(
             await select(pilot, app, runs[key])
             await pilot.press("space")
         await pilot.press("e")
+        await wait_for_text(pilot, "space ticks a format")  # the dialog: csv, jsonl ticked
+        await pilot.press("enter")
         await wait_for_text(pilot, "Exported 2 runs to", "metrics.csv")
     (csv,) = (tmp_path / "exports").glob("*-2-runs/metrics.csv")
     table = pd.read_csv(csv)
@@ -290,5 +294,7 @@ async def test_an_export_that_cannot_be_written_says_why(
         await opened(pilot, runs)
         await select(pilot, app, runs["relu"])
         await pilot.press("e")
+        await wait_for_text(pilot, "space ticks a format")  # the dialog: csv, jsonl ticked
+        await pilot.press("enter")
         await wait_for_text(pilot, "Export failed", "cannot write the export")
         assert app.is_running and isinstance(app.screen, MonitorScreen)
