@@ -203,6 +203,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "patience": default(integer(0), 10),                       # epochs; 0 turns it off
         "min_delta": default(real(0.0), 0.0),
         "restore_best": default(boolean(), True),
+        # val_loss above this ends the run `diverged` (Lightning's divergence_threshold)
+        "divergence_threshold": default(optional(real()), None),
+        # train_loss above this many times the untrained model's loss: `diverged`; null: off
+        "divergence_factor": default(optional(real(1.0, low_open=True)), 100.0),
     },
 }
 TOP_LEVEL: dict[str, Key] = {

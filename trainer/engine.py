@@ -20,6 +20,7 @@ from dmt_tui.presets.schema import ConfigError
 from dmt_tui.trainer import distributed
 from dmt_tui.trainer.checkpoint import BestWeights
 from dmt_tui.trainer.distributed import SINGLE, Ranks
+from dmt_tui.trainer.divergence import DivergenceGuard, guard_for
 from dmt_tui.trainer.host import Heartbeat, Silent, StopRequest
 from dmt_tui.trainer.loop import (
     EpochResult,
@@ -126,7 +127,8 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
     best = BestWeights(run_dir / rundir.BEST if ranks.main else None)
     try:
-        end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best)
+        end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best,
+                      guard_for(session))
         trainer.grad_events(trainer.take_grads())  # the last epochs' histograms
     except BaseException:
         with contextlib.suppress(OSError):  # the error on its way out says what went wrong
@@ -142,7 +144,7 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
 
 def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent,
             heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
-            early: EarlyStopping, best: BestWeights) -> dict[str, Any]:
+            early: EarlyStopping, best: BestWeights, guard: DivergenceGuard) -> dict[str, Any]:
     """The epoch loop; returns the `end` event's state and reason."""
     config, ranks = session.config, session.ranks
     epochs, es_config = config["train"]["epochs"], config["early_stopping"]
@@ -155,6 +157,9 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
         # the lr of the epoch's last step (the schedule has already set the next one)
         lr = trainer.lr_at(trainer.step) if trainer.lr_at else trainer.base_lr
         finite = math.isfinite(result.train_loss) and math.isfinite(result.val_loss)
+        blown = guard.check(result.train_loss, result.val_loss, number, lr) \
+            if finite and not result.stopped else None
+        finite = finite and blown is None  # a blown-up loss ends the run like a NaN one
         improved = not result.stopped and finite and early.update(result.val_loss, number)
         decision = distributed.broadcast_int(_decide(result, finite, early), ranks,
                                              session.device)
@@ -177,8 +182,8 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
         if decision == DIVERGED:
             which = "train_loss" if not math.isfinite(result.train_loss) else "val_loss"
             value = result.train_loss if which == "train_loss" else result.val_loss
-            end = {"state": "diverged",
-                   "reason": f"{which} became {value} at epoch {number} (lr {lr:.3g})"}
+            end = {"state": "diverged", "reason": blown or f"{which} became {value} at epoch "
+                   f"{number} (lr {lr:.3g}; try a smaller learning rate)"}
             break
         if decision == EARLY_STOPPED:
             end = {"state": "early_stopped",
