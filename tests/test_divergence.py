@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dmt_tui import rundir
+from dmt_tui.presets import list_presets
 from dmt_tui.presets.schema import ConfigError, load
-from dmt_tui.trainer.divergence import DivergenceGuard
+from dmt_tui.trainer import cli, engine
+from dmt_tui.trainer.divergence import DivergenceGuard, guard_for
 from tests.conftest import run_cli
 
 
@@ -81,3 +84,24 @@ def test_a_learning_rate_of_100_ends_diverged_with_exit_3(tmp_path: Path) -> Non
     assert "lr 100" in end["reason"] and "smaller learning rate" in end["reason"]
     assert f"epoch {end['epochs']}" in end["reason"]
     assert "diverged:" in done.stdout
+
+
+def test_no_built_in_preset_trips_the_guard(tmp_path: Path, monkeypatch: Any) -> None:
+    """A few epochs of each (all their epochs, measured once, stayed under 1.01x)."""
+    guards: list[DivergenceGuard] = []
+
+    def keep(session: Any) -> DivergenceGuard:
+        guards.append(guard_for(session))
+        return guards[-1]
+
+    monkeypatch.setattr(engine, "guard_for", keep)
+    for info in list_presets():
+        out = tmp_path / info.name
+        code = cli.main(["train", info.name, "--runs-dir", str(out), "--quiet",
+                         "--set", "train.epochs=3", "--set", "train.device=cpu"])
+        (run_dir,) = out.iterdir()
+        events, _ = rundir.read_events(run_dir)
+        assert code == 0 and events[-1]["state"] != "diverged", (info.name, events[-1])
+        worst = max(e["train_loss"] for e in events if e["type"] == "epoch")
+        untrained = guards[-1].untrained
+        assert untrained is not None and worst < 2 * untrained, (info.name, worst, untrained)
