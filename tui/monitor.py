@@ -70,6 +70,9 @@ class MonitorScreen(Screen[None]):
         Binding("n", "new_run", "New run", id="monitor.new_run"),
         Binding("s", "stop_run", "Stop run", id="monitor.stop_run"),
         Binding("l", "toggle_log", "Log y", id="monitor.toggle_log"),
+        Binding("r", "toggle_lr", "LR", id="monitor.toggle_lr"),
+        Binding("m", "cycle_smoothing", "Smooth", id="monitor.cycle_smoothing", show=False),
+        Binding("w", "toggle_time", "Wall time", id="monitor.toggle_time", show=False),
         Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[",
                 group=LAYER_KEYS, id="monitor.previous_layer"),
         Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]",
@@ -254,6 +257,23 @@ class MonitorScreen(Screen[None]):
     def action_toggle_log(self) -> None:
         loss = self.query_one(LossPanel)
         loss.log_y = not loss.log_y
+        self.redraw()
+
+    def action_toggle_lr(self) -> None:
+        """The learning rate per epoch below the loss, or not."""
+        loss = self.query_one(LossPanel)
+        loss.show_lr = not loss.show_lr
+        self.redraw()
+
+    def action_cycle_smoothing(self) -> None:
+        """Smooth the loss curves more, then not at all."""
+        self.query_one(LossPanel).cycle_smoothing()
+        self.redraw()
+
+    def action_toggle_time(self) -> None:
+        """The loss plot's x axis: epochs or wall time."""
+        loss = self.query_one(LossPanel)
+        loss.by_time = not loss.by_time
         self.redraw()
 
     def action_layer(self, step: int) -> None:
