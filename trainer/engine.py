@@ -18,6 +18,7 @@ import torch
 from dmt_tui import rundir
 from dmt_tui.presets.schema import ConfigError
 from dmt_tui.trainer import distributed
+from dmt_tui.trainer.boundary import BoundaryMonitor
 from dmt_tui.trainer.checkpoint import BestWeights
 from dmt_tui.trainer.distributed import SINGLE, Ranks
 from dmt_tui.trainer.divergence import DivergenceGuard, guard_for
@@ -127,8 +128,10 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
     best = BestWeights(run_dir / rundir.BEST if ranks.main else None)
     try:
+        boundary = BoundaryMonitor(session, events)
         end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best,
-                      guard_for(session))
+                      guard_for(session), boundary)
+        boundary.finish(heartbeat.fields.get("epoch", 0))  # the last epoch's boundary
         trainer.grad_events(trainer.take_grads())  # the last epochs' histograms
     except BaseException:
         with contextlib.suppress(OSError):  # the error on its way out says what went wrong
@@ -144,7 +147,8 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
 
 def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent,
             heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
-            early: EarlyStopping, best: BestWeights, guard: DivergenceGuard) -> dict[str, Any]:
+            early: EarlyStopping, best: BestWeights, guard: DivergenceGuard,
+            boundary: BoundaryMonitor) -> dict[str, Any]:
     """The epoch loop; returns the `end` event's state and reason."""
     config, ranks = session.config, session.ranks
     epochs, es_config = config["train"]["epochs"], config["early_stopping"]
@@ -176,6 +180,7 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
                      val_acc=result.val_acc, lr=lr, seconds=round(seconds, 4), **early.fields(),
                      threads=threads)
         trainer.grad_events(result.grads)
+        boundary.after_epoch(number)
         heartbeat.update(epoch=number, best_epoch=early.best_epoch or None,
                          best_val_loss=early.best if early.best_epoch else None)
         echo(epoch_line(number, epochs, result, early, lr, seconds))

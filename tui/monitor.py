@@ -23,6 +23,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from dmt_tui import rundir
+from dmt_tui.app.boundary_panel import BoundaryPanel
 from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
@@ -41,9 +42,9 @@ REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their
 # The timer draws these in turn, one group a tick, each every REDRAW_S: a frame then builds
 # one or two plotext figures, not four, and the app's loop is never held for all of them
 # at once (~45 ms together on a two-core machine; keys and the watcher wait meanwhile).
-Panel = LossPanel | RunInfoPanel | EarlyStopPanel | ProgressPanel | GradPanel
+Panel = LossPanel | RunInfoPanel | EarlyStopPanel | ProgressPanel | GradPanel | BoundaryPanel
 TICK_GROUPS: tuple[tuple[type[Panel], ...], ...] = (
-    (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel,))
+    (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel, BoundaryPanel))
 ALL_PANELS = tuple(panel for group in TICK_GROUPS for panel in group)
 # Ended runs whose events stay in memory after being looked at: the selected one and the one
 # before, so going back and forth is instant. Each is ~20 MB for 2,000 epochs; fifty would
@@ -71,6 +72,7 @@ class MonitorScreen(Screen[None]):
         Binding("s", "stop_run", "Stop run", id="monitor.stop_run"),
         Binding("l", "toggle_log", "Log y", id="monitor.toggle_log"),
         Binding("r", "toggle_lr", "LR", id="monitor.toggle_lr"),
+        Binding("b", "toggle_boundary", "Boundary", id="monitor.toggle_boundary"),
         Binding("m", "cycle_smoothing", "Smooth", id="monitor.cycle_smoothing", show=False),
         Binding("w", "toggle_time", "Wall time", id="monitor.toggle_time", show=False),
         Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[",
@@ -111,6 +113,7 @@ class MonitorScreen(Screen[None]):
                     yield EarlyStopPanel(id="early-stop")
                     yield ProgressPanel(id="progress")
             yield GradPanel(id="grads")
+            yield BoundaryPanel(id="boundary")  # `b` shows it in the gradient panel's place
         yield Footer(compact=True)  # thirteen keys: compact fits them all in 120 columns
 
     def on_mount(self) -> None:
@@ -263,6 +266,13 @@ class MonitorScreen(Screen[None]):
         """The learning rate per epoch below the loss, or not."""
         loss = self.query_one(LossPanel)
         loss.show_lr = not loss.show_lr
+        self.redraw()
+
+    def action_toggle_boundary(self) -> None:
+        """The decision boundary in the gradient panel's place, or the gradients back."""
+        boundary = self.query_one(BoundaryPanel)
+        boundary.display = not boundary.display
+        self.query_one(GradPanel).display = not boundary.display
         self.redraw()
 
     def action_cycle_smoothing(self) -> None:
