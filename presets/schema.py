@@ -195,6 +195,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "device": default(text(DEVICE_PATTERN, "auto, cpu, cuda or cuda:N"), "auto"),
         "dtype": default(choice(DTYPES), "float32"),
         "grad_stats": default(boolean(), True),                    # per-layer gradient norms
+        "boundary": default(boolean(), True),                      # 2-D data: boundary events
         "hist_bins": default(integer(2, 200), 24),                 # gradient histogram bins
         "threads": default(optional(integer(1, 1024)), None),      # null: share the cores
         "cuda_graphs": default(boolean(), True),                   # replay steps on CUDA

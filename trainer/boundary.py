@@ -80,7 +80,8 @@ class BoundaryMonitor:
     def __init__(self, session: Session, events: rundir.EventLog | Silent) -> None:
         self.session, self.events = session, events
         data = session.data
-        self.on = (session.config["data"]["dataset"] in PLANE_DATASETS
+        self.on = (session.config["train"]["boundary"]
+                   and session.config["data"]["dataset"] in PLANE_DATASETS
                    and data.n_features == 2 and session.ranks.main)
         self._last_at = -math.inf
         self._last_epoch = 0
