@@ -73,6 +73,8 @@ class MonitorScreen(Screen[None]):
         Binding("l", "toggle_log", "Log y", id="monitor.toggle_log"),
         Binding("r", "toggle_lr", "LR", id="monitor.toggle_lr"),
         Binding("b", "toggle_boundary", "Boundary", id="monitor.toggle_boundary"),
+        Binding("v", "cycle_grad_view", "Gradients over time", id="monitor.cycle_grad_view",
+                show=False),
         Binding("m", "cycle_smoothing", "Smooth", id="monitor.cycle_smoothing", show=False),
         Binding("w", "toggle_time", "Wall time", id="monitor.toggle_time", show=False),
         Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[",
@@ -273,6 +275,12 @@ class MonitorScreen(Screen[None]):
         boundary = self.query_one(BoundaryPanel)
         boundary.display = not boundary.display
         self.query_one(GradPanel).display = not boundary.display
+        self.redraw()
+
+    def action_cycle_grad_view(self) -> None:
+        """The gradient panel's views: this epoch's norms, or every epoch's as a heatmap."""
+        grads = self.query_one(GradPanel)
+        grads.over_time = not grads.over_time
         self.redraw()
 
     def action_cycle_smoothing(self) -> None:
