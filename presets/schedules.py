@@ -60,6 +60,9 @@ def lr_curve(config: dict[str, Any], steps_per_epoch: int,
     steps = [*range(1, total + 1, stride)]
     if steps[-1] != total:
         steps.append(total)
+    warmup = config["schedule"]["warmup"]
+    if config["schedule"]["name"] == "noam" and warmup <= total and warmup not in steps:
+        steps = sorted([*steps, warmup])  # the peak itself, where the warm-up ends
     if fn is None:
         return steps, [float(config["optimizer"]["lr"])] * len(steps)
     return steps, [fn(k) for k in steps]

@@ -20,11 +20,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets._select import SelectOverlay
 from textual.widgets.option_list import Option
 
 from dmt_tui import rundir
+from dmt_tui.app.activation_preview import ActivationPreview
+from dmt_tui.app.schedule_preview import SchedulePreview
 from dmt_tui.presets import PresetInfo, list_presets, load_preset
-from dmt_tui.presets.schema import ACTIVATIONS, OPTIMIZERS, SCHEMA, ConfigError
+from dmt_tui.presets.schema import ACTIVATIONS, OPTIMIZERS, SCHEDULES, SCHEMA, ConfigError
 from dmt_tui.rundir.launch import launch
 
 
@@ -60,6 +63,7 @@ FIELDS = (
     Field("train.batch_size", "batch size"),
     Field("model.hidden", "hidden layers", None, "widths, comma-separated: 64, 64"),
     Field("early_stopping.patience", "patience", None, "epochs without improvement; 0 = off"),
+    Field("schedule.name", "lr schedule", SCHEDULES, "the lr over the run: see the plot below"),
     Field("train.device", "device"),
     Field("nproc", "processes", None, "1 or more; above 1 runs torchrun", in_preset=False,
           default="1"),
@@ -106,6 +110,9 @@ def error_field(message: str) -> tuple[str | None, str]:
     return None, message
 
 
+PREVIEW_MIN_HEIGHT = 30  # terminal rows from which the form shows its two plots
+
+
 @dataclass(frozen=True)
 class Launched:
     """What the form hands back: the new run's folder and its trainer process."""
@@ -141,6 +148,9 @@ class LaunchForm(ModalScreen[Launched | None]):
                     yield self._input(field)
                     yield Static(field.allowed, id=f"{field.widget_id}-hint",
                                  classes="field-hint")
+            with Horizontal(id="form-previews"):  # see _place_previews
+                yield ActivationPreview(id="activation-preview")
+                yield SchedulePreview(id="schedule-preview")
             yield Static(id="form-error")
             with Horizontal(id="launch-buttons"):
                 yield Static("enter launches · tab next field · esc cancels", id="form-keys")
@@ -167,6 +177,7 @@ class LaunchForm(ModalScreen[Launched | None]):
         presets.focus()
         if self.presets:
             presets.highlighted = 0
+        self._follow_activation_list()
 
     @property
     def preset(self) -> PresetInfo | None:
@@ -264,6 +275,50 @@ class LaunchForm(ModalScreen[Launched | None]):
             self._show_error(None, str(err))
             return
         self.dismiss(Launched(run_dir, process))
+
+    @on(Select.Changed)
+    @on(Input.Changed)
+    def preview(self) -> None:
+        """Redraw the activation and schedule plots from the form as it is now."""
+        info = self.preset
+        if info is None or not self.is_mounted:
+            return
+        try:
+            config = load_preset(str(info.path), self.overrides(), self.presets_dir)
+        except ConfigError:
+            return  # an unfinished value: the plots keep the last valid form
+        self.query_one(ActivationPreview).show(config["model"]["activation"], config["model"])
+        self.query_one(SchedulePreview).show(config)
+
+    def _follow_activation_list(self) -> None:
+        """Moving through the open activation list plots each activation as it goes (the
+        list keeps its highlight messages to itself: its `highlighted` is watched)."""
+        select = self.query_one("#field-model-activation", Select)
+        overlay = select.query_one(SelectOverlay)
+
+        def highlighted(index: int | None) -> None:
+            if index is not None and 0 <= index < overlay.option_count:
+                name = str(overlay.get_option_at_index(index).prompt)
+                if name in ACTIVATIONS:
+                    self.query_one(ActivationPreview).show(name)
+
+        self.watch(overlay, "highlighted", highlighted, init=False)
+
+    def on_resize(self) -> None:
+        self._place_previews()
+
+    def on_descendant_focus(self) -> None:
+        self._place_previews()
+
+    def _place_previews(self) -> None:
+        """The plots take the preset list's rows while a field is being edited, and only
+        where the terminal has the rows (about nine) to spare."""
+        found = self.query("#form-previews").results()
+        previews = next(found, None)
+        if previews is None:
+            return
+        in_list = isinstance(self.focused, OptionList) and self.focused.id == "preset-list"
+        previews.display = not in_list and self.size.height >= PREVIEW_MIN_HEIGHT
 
     def action_cancel(self) -> None:
         self.dismiss(None)
