@@ -80,7 +80,8 @@ def render_boundary(event: dict[str, Any], width: int, height: int) -> Text:
                 char, label = mark
                 key: tuple[Any, ...] = ("p", char, label >= 0.5, (top + bottom) / 2)
                 if key not in styles:
-                    colour = CLASS_1 if label >= 0.5 else CLASS_0
+                    # lighter than any cell, as the Playground rings its points in white
+                    colour = _mix(CLASS_1 if label >= 0.5 else CLASS_0, (255, 255, 255), 0.45)
                     styles[key] = Style(color=f"rgb{colour}", bold=True,
                                         bgcolor=f"rgb{cell_colour((top + bottom) / 2)}")
                 text.append(char, styles[key])
