@@ -276,6 +276,8 @@ class MonitorScreen(Screen[None]):
         boundary.display = not boundary.display
         self.query_one(GradPanel).display = not boundary.display
         self.redraw()
+        if boundary.display:  # at 80x24 the panel starts below the fold
+            self.call_after_refresh(boundary.scroll_visible, animate=False)
 
     def action_cycle_grad_view(self) -> None:
         """The gradient panel's views: this epoch's norms, or every epoch's as a heatmap."""
