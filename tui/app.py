@@ -53,14 +53,18 @@ class DmtApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
+        # the plots' view keys in the second column, so that every key fits at 80x24
+        views = [b for b in MonitorScreen.BINDINGS
+                 if isinstance(b, Binding) and b.id in MonitorScreen.VIEW_KEYS]
         self.push_screen(HelpScreen(
             [("Runs and panels", [
                 Binding("up,down", "", "Select a run in the list", key_display="↑ ↓"),
-                *MonitorScreen.BINDINGS,
+                *[b for b in MonitorScreen.BINDINGS if b not in views],
                 Binding("tab", "", "Panels, then ↑ ↓ scroll")]),
              ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
                                                      "Command palette")])],
-            [("Comparison", CompareScreen.BINDINGS),
+            [("Views", views),
+             ("Comparison", CompareScreen.BINDINGS),
              ("New-run form", [*LaunchForm.BINDINGS,
                                Binding("tab", "focus_next", "Next field"),
                                Binding("shift+tab", "focus_previous", "Previous field")]),

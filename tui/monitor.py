@@ -89,6 +89,9 @@ class MonitorScreen(Screen[None]):
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
     ]
 
+    # what each lesson shows: listed apart in `?`
+    VIEW_KEYS = frozenset({"monitor.toggle_lr", "monitor.cycle_smoothing", "monitor.toggle_time",
+                           "monitor.toggle_boundary", "monitor.cycle_grad_view"})
     selected: reactive[str | None] = reactive(None)
 
     def __init__(self, runs_dir: Path, presets_dir: Path | None) -> None:

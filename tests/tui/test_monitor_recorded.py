@@ -46,11 +46,12 @@ async def test_brackets_change_the_histogram_layer(recorded_runs: Path) -> None:
 
 
 async def test_depth_plot_shows_norms_vanishing_toward_the_input(recorded_runs: Path) -> None:
-    """The deep sigmoid net's mean norms span decades, so the depth plot's log axis shows
-    several powers of ten."""
+    """The deep sigmoid net's mean norms span decades; the depth plot's log axis keeps the
+    same ten decades for every run, and says so."""
     app = DmtApp(recorded_runs)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for_text(pilot, "mean norm by depth", "1e-1┤", "1e-3┤", "1e-5┤", "1e-7┤")
+        await wait_for_text(pilot, "mean norm by depth (1e-9..1e1)", "1e0┤", "1e-3┤", "1e-6┤",
+                            "1e-9┤")
 
 
 async def test_l_toggles_the_log_axis(recorded_runs: Path) -> None:
