@@ -177,7 +177,7 @@ async def time_redraws(record: RunRecord, panel_type: type[Any], repeat: int,
         async with app.run_test(size=SIZE) as pilot:
             screen = app.screen
             assert isinstance(screen, MonitorScreen)
-            screen.runs[record.run_id] = record
+            screen.store.records[record.run_id] = record
             screen.selected = record.run_id
             await pilot.pause()
             panel = screen.query_one(panel_type)

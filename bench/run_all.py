@@ -4,7 +4,8 @@
 
 Runs, one after another on the same machine: time to first screen against importing torch
 (bench/first_screen.py), plot redraw (bench/plot_redraw.py), the app under load
-(bench/app_load.py) and with history (bench/app_history.py), each with its defaults
+(bench/app_load.py), with history (bench/app_history.py) and with long histories
+(bench/app_long_run.py), each with its defaults
 (`--quick`: fewer repeats, shorter windows). Each prints its own details as it goes; the
 table at the end is Markdown, with the date, the machine and its load. The trainer's rows
 (throughput, memory, concurrency) have their own scripts.
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import app_history  # noqa: E402
 import app_load  # noqa: E402
+import app_long_run  # noqa: E402
 import first_screen  # noqa: E402
 import plot_redraw  # noqa: E402
 from figures import Figure  # noqa: E402
@@ -69,10 +71,13 @@ def main() -> int:
     redraw = plot_redraw.parser().parse_args(["--repeat", "15"] if args.quick else [])
     under_load = app_load.parser().parse_args(["--seconds", "10"] if args.quick else [])
     history = app_history.parser().parse_args(["--repeat", "1"] if args.quick else [])
+    long_run = app_long_run.parser().parse_args(["--repeat", "1", "--seconds", "10"]
+                                                if args.quick else [])
     figures = [first_screen_figure(2 if args.quick else 5)]
     for name, step in (("plot redraw", lambda: plot_redraw.run(redraw)),
                        ("app under load", lambda: app_load.run(under_load)),
-                       ("app with history", lambda: app_history.run(history))):
+                       ("app with history", lambda: app_history.run(history)),
+                       ("long histories", lambda: app_long_run.run(long_run))):
         print(f"\n--- {name}", flush=True)
         figures += step()
     print(f"\n{time.strftime('%Y-%m-%d %H:%M', time.localtime(began))}, {machine()}")

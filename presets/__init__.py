@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dmt_tui.presets.schema import ConfigError, load_file, parse_yaml
+from dmt_tui.presets.schema import ConfigError, load_file, parse_yaml, read_small_file
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
@@ -21,15 +21,23 @@ class PresetInfo:
 
 
 def user_presets_dir(given: str | Path | None = None) -> Path | None:
-    """`--presets-dir`, else DMT_PRESETS_DIR, else none."""
+    """`--presets-dir`, else DMT_PRESETS_DIR, else none. Raises ConfigError when it names
+    something that is not a folder (a folder not made yet is fine: it lists nothing)."""
     chosen = given or os.environ.get("DMT_PRESETS_DIR")
-    return Path(chosen).expanduser() if chosen else None
+    if not chosen:
+        return None
+    folder = Path(chosen).expanduser()
+    if folder.exists() and not folder.is_dir():
+        flag = "--presets-dir" if given else "DMT_PRESETS_DIR"
+        raise ConfigError(f"{flag} {folder}: not a folder; user presets are the *.yaml files "
+                          f"of a folder")
+    return folder
 
 
 def _describe(path: Path, source: str) -> PresetInfo:
     try:
-        raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))
-    except (ConfigError, OSError, UnicodeDecodeError):
+        raw = parse_yaml(read_small_file(path), str(path))
+    except ConfigError:
         raw = None
     if not isinstance(raw, dict):
         return PresetInfo(path.stem, "(not a valid preset)", path, source)
@@ -38,10 +46,11 @@ def _describe(path: Path, source: str) -> PresetInfo:
 
 
 def list_presets(user_dir: Path | None = None) -> list[PresetInfo]:
-    """Built-in presets, then the user's (a user preset may shadow a built-in name)."""
+    """Built-in presets, then the user's (a user preset may shadow a built-in name). Only
+    regular files are opened: a FIFO named *.yaml would block its reader for ever."""
     found = [_describe(p, "built-in") for p in sorted(BUILTIN_DIR.glob("*.yaml"))]
     if user_dir is not None and user_dir.is_dir():
-        found += [_describe(p, "user") for p in sorted(user_dir.glob("*.y*ml"))]
+        found += [_describe(p, "user") for p in sorted(user_dir.glob("*.y*ml")) if p.is_file()]
     return found
 
 

@@ -12,12 +12,19 @@ import copy
 import difflib
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# Re-exported: the trainer and the app import them from here.
+from dmt_tui.presets.sizes import check_memory
+from dmt_tui.presets.yaml_io import ConfigError as ConfigError
+from dmt_tui.presets.yaml_io import parse_yaml as parse_yaml
+from dmt_tui.presets.yaml_io import read_small_file as read_small_file
 
 DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "plane", "wine", "diabetes", "csv")
 ACTIVATIONS = (
@@ -30,10 +37,6 @@ MODEL_KINDS = ("logreg", "mlp")
 DTYPES = ("float32", "float64")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
-
-
-class ConfigError(ValueError):
-    """A user's mistake in a preset or a `--set`: the message is shown as it is."""
 
 
 @dataclass(frozen=True)
@@ -181,12 +184,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "schedule": {
         "name": default(choice(SCHEDULES), "none"),
-        "warmup": default(integer(1), 400),                        # noam: warm-up steps
+        "warmup": default(integer(1, 10**9), 400),                 # noam: warm-up steps
         "factor": default(real(0.0, 1e6, low_open=True), 1.0),     # noam: scale
-        "d_model": default(optional(integer(1)), None),            # noam: default widest hidden
-        "step_size": default(integer(1), 30),                      # step: epochs per decay
+        "d_model": default(optional(integer(1, 10**9)), None),    # noam: default widest hidden
+        "step_size": default(integer(1, 10**9), 30),               # step: epochs per decay
         "gamma": default(real(0.0, 1.0, low_open=True), 0.1),      # step: decay factor
-        "min_lr": default(real(0.0), 0.0),                         # cosine: the floor
+        "min_lr": default(real(0.0, 1e6), 0.0),                        # cosine: the floor
     },
     "train": {
         "epochs": default(integer(1, 10_000_000), 100),
@@ -201,8 +204,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "cuda_graphs": default(boolean(), True),                   # replay steps on CUDA
     },
     "early_stopping": {
-        "patience": default(integer(0), 10),                       # epochs; 0 turns it off
-        "min_delta": default(real(0.0), 0.0),
+        "patience": default(integer(0, 10_000_000), 10),           # epochs; 0 turns it off
+        "min_delta": default(real(0.0, 1e30), 0.0),
         "restore_best": default(boolean(), True),
         # val_loss above this ends the run `diverged` (Lightning's divergence_threshold)
         "divergence_threshold": default(optional(real()), None),
@@ -218,39 +221,17 @@ TOP_LEVEL: dict[str, Key] = {
 KNOWN_TOP = sorted([*TOP_LEVEL, *SCHEMA])
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, with YAML 1.2 floats: `1e-3` is a number, not a string."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$"
-               r"|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."),
-)
-# That pattern matches plain integers too; YAML's int resolver, added earlier, wins for those.
-
-
-def parse_yaml(source: str, where: str) -> Any:
-    """YAML text to Python, safely; a syntax error names `where` and the line."""
-    try:
-        return yaml.load(source, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{where}: not valid YAML{line}: {problem}") from None
-
-
 def _nearest(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"{hint}known: {', '.join(known)}"
 
 
-def resolve(raw: Any, where: str) -> dict[str, Any]:
+def resolve(raw: Any, where: str, origins: dict[str, str] | None = None) -> dict[str, Any]:
     """A preset as read (a mapping) to the full config, every default filled, every value
-    checked. Errors name `where` (a file or `--set`) and the dotted key."""
+    checked. Errors name `where` (a file), or the `--set` that gave the key (`origins`:
+    dotted key to its `--set KEY=VALUE`), and the dotted key."""
+    origins = origins or {}
     if raw is None:
         raise ConfigError(f"{where}: the preset is empty; expected a mapping with sections "
                           f"{', '.join(SCHEMA)}")
@@ -262,7 +243,7 @@ def resolve(raw: Any, where: str) -> dict[str, Any]:
         if key not in TOP_LEVEL and key not in SCHEMA:
             raise ConfigError(f"{where}: unknown section '{key}'; {_nearest(str(key), KNOWN_TOP)}")
     for key, spec in TOP_LEVEL.items():
-        config[key] = _check(spec, raw.get(key, spec.default), where, key)
+        config[key] = _check(spec, raw.get(key, spec.default), origins.get(key, where), key)
     for section, keys in SCHEMA.items():
         given = raw.get(section) or {}
         if not isinstance(given, dict):
@@ -274,10 +255,10 @@ def resolve(raw: Any, where: str) -> dict[str, Any]:
                                   f"{_nearest(str(key), list(keys))}")
         config[section] = {
             key: _check(spec, given[key] if key in given else copy.deepcopy(spec.default),
-                        where, f"{section}.{key}")
+                        origins.get(f"{section}.{key}", where), f"{section}.{key}")
             for key, spec in keys.items()
         }
-    _check_together(config, where)
+    _check_together(config, where, origins)
     return config
 
 
@@ -285,31 +266,49 @@ def _check(spec: Key, value: Any, where: str, dotted: str) -> Any:
     try:
         return spec.check(value)
     except (ValueError, TypeError, OverflowError):
-        shown = "null" if value is None else repr(value)
+        shown = "null" if value is None else _short_repr(value)
         raise ConfigError(f"{where}: {dotted}: expected {spec.allowed}, got {shown}") from None
 
 
-def _check_together(config: dict[str, Any], where: str) -> None:
-    """Rules that tie keys to each other."""
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """A value for a message, cut short: a 10**400 or a long list must not fill the screen."""
+    if isinstance(value, int) and abs(value) > 10**30:
+        return f"a number of {len(str(abs(value)))} digits"
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring = 2, 8, 8, limit
+    shown = short.repr(value)
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+
+
+def _check_together(config: dict[str, Any], where: str, origins: dict[str, str]) -> None:
+    """Rules that tie keys to each other; an error names the `--set` of its key if any."""
     data, model, opt = config["data"], config["model"], config["optimizer"]
+
+    def at(dotted: str) -> str:
+        return origins.get(dotted, where)
+
     if data["dataset"] == "csv":
         if not data["path"]:
-            raise ConfigError(f"{where}: data.path: a csv dataset needs the path of its file")
+            raise ConfigError(f"{at('data.dataset')}: data.path: a csv dataset needs the path "
+                              f"of its file")
         if not data["label"]:
-            raise ConfigError(f"{where}: data.label: a csv dataset needs its label column")
+            raise ConfigError(f"{at('data.dataset')}: data.label: a csv dataset needs its "
+                              f"label column")
     if model["kind"] == "logreg" and model["hidden"]:
         model["hidden"] = []  # a logistic regression has no hidden layer; keep config.yaml true
     if model["kind"] == "mlp" and not model["hidden"]:
-        raise ConfigError(f"{where}: model.hidden: an mlp needs at least one hidden width "
-                          f"(or use model.kind: logreg)")
+        raise ConfigError(f"{at('model.hidden')}: model.hidden: an mlp needs at least one "
+                          f"hidden width (or use model.kind: logreg)")
     if opt["nesterov"] and (opt["name"] != "sgd" or opt["momentum"] <= 0):
-        raise ConfigError(f"{where}: optimizer.nesterov: needs optimizer.name: sgd "
-                          f"and optimizer.momentum > 0")
+        raise ConfigError(f"{at('optimizer.nesterov')}: optimizer.nesterov: needs "
+                          f"optimizer.name: sgd and optimizer.momentum > 0")
+    check_memory(config, where, origins)
 
 
-def apply_set(raw: dict[str, Any], assignment: str) -> None:
-    """One `--set section.key=value` onto a raw preset; the value is a YAML scalar or list."""
-    where = f"--set {assignment}"
+def apply_set(raw: dict[str, Any], assignment: str) -> str:
+    """One `--set section.key=value` onto a raw preset; the value is a YAML scalar or list.
+    Returns the dotted key it set."""
+    where = f"--set {assignment if len(assignment) <= 80 else assignment[:77] + '...'}"
     dotted, sep, value_text = assignment.partition("=")
     parts = dotted.strip().split(".")
     if not sep or not all(parts):
@@ -322,7 +321,7 @@ def apply_set(raw: dict[str, Any], assignment: str) -> None:
             raise ConfigError(f"{where}: unknown key '{parts[0]}'{hint}; "
                               f"{_nearest(parts[0], list(TOP_LEVEL))}")
         raw[parts[0]] = value
-        return
+        return parts[0]
     if len(parts) != 2:
         raise ConfigError(f"{where}: keys have two parts, section.key, got '{dotted}'")
     section, key = parts
@@ -335,32 +334,39 @@ def apply_set(raw: dict[str, Any], assignment: str) -> None:
     if not isinstance(target, dict):
         raise ConfigError(f"{where}: the preset's '{section}' is not a mapping")
     target[key] = value
+    return f"{section}.{key}"
 
 
 def load(source: str, where: str, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """YAML text plus `--set` overrides to a resolved config."""
+    config, _ = _load(source, where, overrides)
+    return config
+
+
+def _load(source: str, where: str,
+          overrides: list[str] | tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+    """`load`, also returning which keys each `--set` gave."""
     raw = parse_yaml(source, where)
     if raw is None:
         raw = {} if overrides else raw
+    origins: dict[str, str] = {}
     if isinstance(raw, dict):
         for assignment in overrides:
-            apply_set(raw, assignment)
-    return resolve(raw, where)
+            shown = assignment if len(assignment) <= 80 else assignment[:77] + "..."
+            origins[apply_set(raw, assignment)] = f"--set {shown}"
+    return resolve(raw, where, origins), origins
 
 
 def load_file(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such preset file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the preset: {err}") from None
-    config = load(source, str(path), overrides)
+    """A preset file plus `--set` overrides to a resolved config. A relative CSV path is
+    made absolute: from a `--set`, against the current folder (where it was typed); from
+    the file, against the file's folder. There is no fallback from one to the other."""
+    config, origins = _load(read_small_file(path), str(path), overrides)
     if config["data"]["dataset"] == "csv" and config["data"]["path"]:
         data_path = Path(config["data"]["path"]).expanduser()
-        if not data_path.is_absolute():  # a preset's CSV sits beside it
-            beside = path.parent / data_path
-            config["data"]["path"] = str(beside if beside.exists() else data_path.resolve())
+        if not data_path.is_absolute():
+            base = Path.cwd() if "data.path" in origins else path.parent
+            config["data"]["path"] = str((base / data_path).absolute())
     return config
 
 

@@ -1,11 +1,14 @@
 """The run directory: the only interface between the trainer and everything that reads runs.
 
 Writers (the trainer) and readers (the app, `dmt-tui runs`, `export`) share this module,
-so it stays torch-free. The format is DESIGN.md's "Run directory" table.
+so it stays torch-free. The format is the README's "Run directory" section; the events
+are typed in `dmt_tui.rundir.events`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -64,6 +67,26 @@ def create_run_dir(runs_dir: Path, name: str, now: float | None = None) -> Path:
     raise RunDirError(f"{runs_dir}: too many runs named {base}")
 
 
+def write_config(run_dir: Path, text: str) -> None:
+    """config.yaml, once, at the start; an OSError names the file (a full disk's ENOSPC
+    comes from the write or the close, which name none)."""
+    path = run_dir / CONFIG
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
+
+
+def remove_unstarted(run_dir: Path) -> None:
+    """Undo a run folder that could not be set up (a full disk while writing config.yaml):
+    remove the files a launcher writes there, then the folder if nothing else is in it."""
+    for name in (CONFIG, STATUS, LOG, f".{STATUS}.{os.getpid()}.tmp"):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
+
+
 def _finite(value: Any) -> Any:
     """JSON has no NaN or infinity: write them as null (the `end` reason names them)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -76,42 +99,89 @@ def _finite(value: Any) -> Any:
 
 
 class EventLog:
-    """Appends one JSON object per line to events.jsonl, flushed after each write (whole lines).
+    """Appends one JSON object per line to events.jsonl, one unbuffered write per call
+    (whole lines), so a reader sees each event as soon as it is written.
 
     orjson encodes a small model's `grad` event in a tenth of the stdlib's time (5 us
     against 41 us), which was much of what monitoring cost an epoch of a few milliseconds;
-    like `_finite`, it writes NaN and infinity as null."""
+    like `_finite`, it writes NaN and infinity as null. A write that fails (a full disk)
+    is cut back to the last whole line, so a later `end` event starts on a line of its own,
+    and raises an OSError naming events.jsonl."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / EVENTS
-        self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115
+        self._file: IO[bytes] = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        self._size = os.fstat(self._file.fileno()).st_size  # bytes of whole lines
 
     OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
 
     def write(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = {"type": type_, "time": round(time.time(), 3), **fields}
-        self._file.write(orjson.dumps(event, option=self.OPTIONS))
-        self._file.flush()
+        self._append(orjson.dumps(event, option=self.OPTIONS))
         return event
 
     def write_many(self, type_: str, many: list[dict[str, Any]]) -> None:
         """Events of one type, whole lines in one write: a batch of epochs' histograms
         costs one system call, not one each."""
         now = round(time.time(), 3)
-        self._file.write(b"".join(orjson.dumps({"type": type_, "time": now, **fields},
-                                               option=self.OPTIONS) for fields in many))
-        self._file.flush()
+        self._append(b"".join(orjson.dumps({"type": type_, "time": now, **fields},
+                                           option=self.OPTIONS) for fields in many))
+
+    def _append(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                written = self._file.write(view)
+                view = view[written or 0:]
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._file.fileno(), self._size)  # no torn line left behind
+            raise OSError(err.errno, err.strerror, str(self.path)) from None
+        self._size += len(data)
 
     def close(self) -> None:
         self._file.close()
 
 
-def write_status(run_dir: Path, **fields: Any) -> None:
-    """Replace status.json atomically (write, then rename over the old one)."""
+def write_status(run_dir: Path, in_place_if_full: bool = False, **fields: Any) -> None:
+    """Replace status.json atomically (write, then rename over the old one). Raises an
+    OSError naming status.json; leaves no temporary file. `in_place_if_full`: on a full
+    disk, overwrite status.json in place instead (the last status a failing run writes)."""
     status = {**fields, "updated": round(time.time(), 3), "host": socket.gethostname()}
+    text = json.dumps(_finite(status), allow_nan=False, indent=1)
     tmp = run_dir / f".{STATUS}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(_finite(status), allow_nan=False, indent=1), encoding="utf-8")
-    os.replace(tmp, run_dir / STATUS)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, run_dir / STATUS)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a half-written copy is no one's status
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not in_place_if_full:
+            raise OSError(err.errno, err.strerror, str(run_dir / STATUS)) from None
+        # A full disk has no room for a second copy; overwriting the old one reuses its
+        # blocks. A reader may catch it half-written and read no status for that moment.
+        try:
+            with open(run_dir / STATUS, "r+b") as f:
+                f.truncate(0)
+                f.write(text.encode("utf-8"))
+        except OSError as again:
+            raise OSError(again.errno, again.strerror, str(run_dir / STATUS)) from None
+
+
+def record_end(run_dir: Path, state: str, reason: str, **fields: Any) -> None:
+    """An `end` event and the final status, written for a trainer that ends before its
+    engine runs (a bad config.yaml, a broken install, a stop at start-up), as far as the
+    disk allows: readers then show the state and the reason."""
+    with contextlib.suppress(OSError):
+        log = EventLog(run_dir)
+        try:
+            log.write("end", state=state, reason=reason, epochs=0, best_epoch=None,
+                      best_val_loss=None, **fields)
+        finally:
+            log.close()
+    with contextlib.suppress(OSError):
+        status = {**read_status(run_dir), "state": state, "reason": reason, "pid": os.getpid()}
+        write_status(run_dir, in_place_if_full=True, **status)
 
 
 # ---- reading -------------------------------------------------------------------------------

@@ -25,9 +25,13 @@ DEFAULT_OUT_DIR = Path("exports")
 TABLE_NAME = "metrics"  # metrics.csv and metrics.parquet: one table for all exported runs
 TENSORBOARD_DIR = "tensorboard"  # one subfolder per run below it: `tensorboard --logdir` it
 
-# Per-epoch columns, straight from the `epoch` events (DESIGN.md, "Run directory").
+# Per-epoch columns, straight from the `epoch` events (README, "Run directory").
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "seconds",
                  "es_wait", "es_patience", "es_best", "es_best_epoch")
+
+# Fields of an `epoch` event that are not per-epoch metrics. Any other field is a script's
+# own scalar (dmt_tui.Run's extra `epoch` keywords): a column of its own, after these.
+NOT_METRICS = ("type", "time", "threads")
 
 # Per-run columns from config.yaml, named so that `df.groupby("activation")` reads naturally.
 # The configured learning rate is `base_lr`: `lr` is the per-epoch value a schedule moves.
@@ -131,6 +135,13 @@ def grad_column(layer: str) -> str:
     return f"grad_mean_{layer}"
 
 
+def extra_column(name: str) -> str:
+    """A script's own metric as a column; `metric_<name>` where the name is taken."""
+    taken = {"run_id", *EPOCH_COLUMNS, *(c for c, _ in CONFIG_COLUMNS), "device", "state",
+             "best_epoch", "best_val_loss"}
+    return f"metric_{name}" if name in taken or name.startswith("grad_mean_") else name
+
+
 def metrics_rows(record: RunRecord) -> list[dict[str, Any]]:
     """One dict per completed epoch: the epoch event, mean gradient norms, config columns."""
     grads = {g.get("epoch"): g for g in record.grads}
@@ -139,6 +150,8 @@ def metrics_rows(record: RunRecord) -> list[dict[str, Any]]:
     for event in record.epochs:
         row: dict[str, Any] = {"run_id": record.run_id}
         row.update({key: event.get(key) for key in EPOCH_COLUMNS})
+        row.update({extra_column(key): value for key, value in event.items()
+                    if key not in EPOCH_COLUMNS and key not in NOT_METRICS})
         grad = grads.get(event.get("epoch"), {})
         for layer in [*grad.get("layers", []), grad.get("total") or {}]:
             if layer.get("name"):
@@ -162,7 +175,9 @@ def metrics_table(records: list[RunRecord]) -> pd.DataFrame:
         grad_columns.extend(c for c in row if c.startswith("grad_mean_") and c not in grad_columns)
     grad_columns = [c for c in grad_columns if c != grad_column("total")] + [grad_column("total")]
     per_run = [c for c, _ in CONFIG_COLUMNS] + ["device", "state", "best_epoch", "best_val_loss"]
-    columns = ["run_id", *EPOCH_COLUMNS, *grad_columns, *per_run]
+    known = {"run_id", *EPOCH_COLUMNS, *grad_columns, *per_run}
+    extras = list(dict.fromkeys(c for row in rows for c in row if c not in known))
+    columns = ["run_id", *EPOCH_COLUMNS, *extras, *grad_columns, *per_run]
     return pd.DataFrame(rows, columns=columns)
 
 

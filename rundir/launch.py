@@ -25,13 +25,15 @@ def launch(config: dict[str, Any], runs_dir: Path,
     Raises rundir.RunDirError when the runs folder cannot be written."""
     run_dir = rundir.create_run_dir(runs_dir, config["name"])
     try:
-        (run_dir / rundir.CONFIG).write_text(dump(config), encoding="utf-8")
+        rundir.write_config(run_dir, dump(config))
         rundir.write_status(run_dir, state="starting", pid=None, run_id=run_dir.name,
                             preset=config["name"], epochs=config["train"]["epochs"], epoch=0)
         log = open(run_dir / rundir.LOG, "ab")  # noqa: SIM115 - the child owns it from here
     except OSError as err:
-        raise rundir.RunDirError(f"{run_dir}: cannot write the run folder: "
-                                 f"{err.strerror or err}") from None
+        rundir.remove_unstarted(run_dir)  # no half-made run left to show as `starting`
+        where = err.filename or run_dir
+        raise rundir.RunDirError(f"{where}: cannot write the run folder: "
+                                 f"{err.strerror or err}; nothing was started") from None
     with log:
         process = subprocess.Popen(
             [sys.executable, "-P", "-m", "dmt_tui.trainer", "train", str(run_dir / rundir.CONFIG),

@@ -6,7 +6,6 @@ so both test modules share these folders instead of training their own."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_cli
 
 # Three runs that differ where a comparison would: activation, optimizer, task.
 RUNS = (
@@ -24,13 +25,6 @@ RUNS = (
 SMALL = ("data.n_samples=400",)
 
 _made: dict[str, Path] = {}
-
-
-def cli(*args: str, env: dict[str, str] | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`dmt-tui ARGS` in a fresh interpreter, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "dmt_tui.cli", *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **(env or {})}, cwd=cwd)
 
 
 def read_events(run_dir: Path) -> list[dict]:
@@ -52,10 +46,22 @@ def finished_runs(factory: pytest.TempPathFactory) -> Path:
         runs_dir = factory.mktemp("runs")
         for preset, *overrides in RUNS:
             sets = [arg for kv in (*SMALL, *overrides) for arg in ("--set", kv)]
-            done = cli("train", preset, *sets, "--runs-dir", str(runs_dir), "--quiet")
+            done = run_cli("train", preset, *sets, "--runs-dir", str(runs_dir), "--quiet")
             assert done.returncode == 0, done.stderr
         _made["finished"] = runs_dir
     return _made["finished"]
+
+
+@pytest.fixture(scope="module")
+def finished_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A module's fixture (`runs_dir = made_runs.finished_runs_dir`): the finished runs."""
+    return finished_runs(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def finished_run_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A module's fixture: each finished run's folder, oldest first."""
+    return sorted(d for d in finished_runs(tmp_path_factory).iterdir() if d.is_dir())
 
 
 def crashed_runs(factory: pytest.TempPathFactory) -> Path:

@@ -1,4 +1,4 @@
-"""Real runs: the run directory and its events against DESIGN.md, end states, exit codes."""
+"""Real runs: the run directory and its events against the contract, end states, exit codes."""
 
 from __future__ import annotations
 
@@ -19,17 +19,18 @@ import yaml
 
 from dmt_tui import rundir
 from dmt_tui.presets.schema import load
+from dmt_tui.rundir import events
 from dmt_tui.rundir.record import RunRecord
 from dmt_tui.trainer import cli, engine, loop
 from tests.conftest import wait_until
 
 FAST = ["train.epochs=4", "data.n_samples=400"]
-START_FIELDS = {"type", "time", "run_id", "preset", "device", "torch_version", "n_params",
-                "n_train", "n_val", "steps_per_epoch", "layers", "pid"}
-EPOCH_FIELDS = {"type", "time", "epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr",
-                "seconds", "es_wait", "es_patience", "es_best", "es_best_epoch"}
-HIST_FIELDS = {"name", "mean", "min", "max", "counts", "edges"}
-END_FIELDS = {"type", "time", "state", "reason", "epochs", "best_epoch", "best_val_loss"}
+# The contract's fields, from their one definition; the writer writes exactly these.
+START_FIELDS = {"type", "time", *events.fields_of(events.StartEvent)}
+EPOCH_FIELDS = {"type", "time", *events.EPOCH_FIELDS}
+HIST_FIELDS = set(events.fields_of(events.LayerHistogram))
+GRAD_FIELDS = {"type", "time", *events.fields_of(events.GradEvent)}
+END_FIELDS = {"type", "time", *events.fields_of(events.EndEvent)} - {"error"}
 
 
 def train(runs_dir: Path, preset: str, *overrides: str) -> tuple[int, Path]:
@@ -64,7 +65,7 @@ def test_run_directory_matches_the_contract(runs_dir: Path) -> None:
     at = {(e["type"], e.get("epoch")): i for i, e in enumerate(events)}
     assert all(at["epoch", n] < at["grad", n] for n in range(1, 5))
     start, end = events[0], events[-1]
-    assert START_FIELDS <= set(start)
+    assert set(start) == START_FIELDS
     assert start["layers"] == ["fc1", "fc2", "out"] and start["device"] == "cpu"
     assert start["n_train"] == 320 and start["n_val"] == 80
     assert start["steps_per_epoch"] == math.ceil(320 / 32)
@@ -72,18 +73,19 @@ def test_run_directory_matches_the_contract(runs_dir: Path) -> None:
     epochs = [e for e in events if e["type"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
     for e in epochs:
-        assert EPOCH_FIELDS <= set(e)
+        assert set(e) == EPOCH_FIELDS
         assert 0 <= e["train_acc"] <= 1 and 0 <= e["val_acc"] <= 1 and e["lr"] == 0.02
     grads = [e for e in events if e["type"] == "grad"]
     assert [g["epoch"] for g in grads] == [1, 2, 3, 4]
     for g in grads:
+        assert set(g) == GRAD_FIELDS
         assert [layer["name"] for layer in g["layers"]] == start["layers"]
         for h in [*g["layers"], g["total"]]:
-            assert HIST_FIELDS <= set(h)
+            assert set(h) == HIST_FIELDS
             assert len(h["edges"]) == len(h["counts"]) + 1
             assert sum(h["counts"]) + h["zeros"] == start["steps_per_epoch"]
             assert h["min"] <= h["mean"] <= h["max"]
-    assert END_FIELDS <= set(end) and end["state"] == "finished" and end["epochs"] == 4
+    assert set(end) == END_FIELDS and end["state"] == "finished" and end["epochs"] == 4
     best = min(epochs, key=lambda e: e["val_loss"])
     assert (end["best_epoch"], end["best_val_loss"]) == (best["epoch"], best["val_loss"])
     status = json.loads((run_dir / "status.json").read_text())

@@ -12,27 +12,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.made_runs import cli, crashed_runs, finished_runs, of_type, read_events
+from tests import made_runs
+from tests.conftest import run_cli
+from tests.made_runs import crashed_runs, of_type, read_events
 
 Done = subprocess.CompletedProcess[str]
 pytestmark = pytest.mark.slow  # the module's runs come from real trainer processes
 
 
-@pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return finished_runs(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def run_dirs(runs_dir: Path) -> list[Path]:
-    return sorted(d for d in runs_dir.iterdir() if d.is_dir())
+# The three finished runs, shared with the other module (tests/made_runs.py).
+runs_dir = made_runs.finished_runs_dir
+run_dirs = made_runs.finished_run_dirs
 
 
 @pytest.fixture(scope="module")
 def exported(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every run in every format, through the real command."""
     out = tmp_path_factory.mktemp("export")
-    done = cli("export", "--all", "--format", "csv,jsonl,parquet,tensorboard",
+    done = run_cli("export", "--all", "--format", "csv,jsonl,parquet,tensorboard",
                "--runs-dir", str(runs_dir), "-o", str(out))
     assert done.returncode == 0, done.stderr
     return out
@@ -43,7 +40,7 @@ def assert_no_traceback(done: Done) -> None:
 
 
 def one_error_line(done: Done) -> str:
-    """The command failed as DESIGN.md asks: exit 2, one `dmt-tui: error:` line, no traceback."""
+    """The command failed as promised: exit 2, one `dmt-tui: error:` line, no traceback."""
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert_no_traceback(done)
     lines = done.stderr.strip().splitlines()
@@ -174,7 +171,7 @@ def test_tensorboard_export_never_loads_torch(runs_dir: Path, tmp_path: Path) ->
 def test_exporting_again_replaces_the_tensorboard_files(runs_dir: Path, run_dirs: list[Path],
                                                         tmp_path: Path) -> None:
     for _ in range(2):
-        done = cli("export", run_dirs[0].name, "--format", "tensorboard",
+        done = run_cli("export", run_dirs[0].name, "--format", "tensorboard",
                    "--runs-dir", str(runs_dir), "-o", str(tmp_path))
         assert done.returncode == 0, done.stderr
     # Two files in one folder would make TensorBoard draw every point twice.
@@ -188,7 +185,7 @@ def test_a_unique_prefix_exports_that_run_and_says_where(runs_dir: Path, run_dir
                                                          tmp_path: Path) -> None:
     target = run_dirs[1]
     prefix = target.name[: target.name.rindex("-") + 2]  # the time stamp and a letter or two
-    done = cli("export", prefix, "--format", "csv,jsonl", "--runs-dir", str(runs_dir),
+    done = run_cli("export", prefix, "--format", "csv,jsonl", "--runs-dir", str(runs_dir),
                "-o", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert str(tmp_path / "out" / "metrics.csv") in done.stdout
@@ -200,7 +197,7 @@ def test_a_unique_prefix_exports_that_run_and_says_where(runs_dir: Path, run_dir
 
 def test_the_default_output_folder_is_exports_in_the_current_folder(runs_dir: Path,
                                                                      tmp_path: Path) -> None:
-    done = cli("export", "--all", "--runs-dir", str(runs_dir), cwd=tmp_path)
+    done = run_cli("export", "--all", "--runs-dir", str(runs_dir), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "exports" / "metrics.csv").is_file()
     assert "exports/metrics.csv" in done.stdout
@@ -211,7 +208,7 @@ def test_a_crashed_run_exports_its_completed_epochs(tmp_path_factory: pytest.Tem
     crashed_dir = crashed_runs(tmp_path_factory)
     run_dir = next(crashed_dir.iterdir())
     assert json.loads((run_dir / "status.json").read_text())["state"] == "running"
-    done = cli("export", "--all", "--format", "csv,tensorboard", "--runs-dir", str(crashed_dir),
+    done = run_cli("export", "--all", "--format", "csv,tensorboard", "--runs-dir", str(crashed_dir),
                "-o", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "crashed" in done.stderr
@@ -230,7 +227,7 @@ def test_a_torn_last_line_is_skipped_with_a_note(tmp_path_factory: pytest.TempPa
     complete = read_events(run_dir)
     with open(run_dir / "events.jsonl", "a", encoding="utf-8") as f:
         f.write('{"type":"epoch","time":1.0,"epoch":999,"train_lo')  # killed mid-line
-    done = cli("export", source.name, "--format", "csv,jsonl", "--runs-dir",
+    done = run_cli("export", source.name, "--format", "csv,jsonl", "--runs-dir",
                str(tmp_path / "runs"), "-o", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert_no_traceback(done)
@@ -247,7 +244,7 @@ def test_a_torn_last_line_is_skipped_with_a_note(tmp_path_factory: pytest.TempPa
 
 def test_an_unknown_run_id_is_named_with_how_to_list_the_ids(runs_dir: Path,
                                                               tmp_path: Path) -> None:
-    done = cli("export", "20990101-nope", "--runs-dir", str(runs_dir), "-o", str(tmp_path))
+    done = run_cli("export", "20990101-nope", "--runs-dir", str(runs_dir), "-o", str(tmp_path))
     line = one_error_line(done)
     assert "'20990101-nope'" in line and "dmt-tui runs" in line
     assert not list(tmp_path.iterdir())
@@ -256,12 +253,12 @@ def test_an_unknown_run_id_is_named_with_how_to_list_the_ids(runs_dir: Path,
 def test_a_prefix_of_several_runs_asks_for_more_of_the_id(runs_dir: Path,
                                                           run_dirs: list[Path]) -> None:
     prefix = run_dirs[0].name[:4]  # the year: every run has it
-    line = one_error_line(cli("export", prefix, "--runs-dir", str(runs_dir)))
+    line = one_error_line(run_cli("export", prefix, "--runs-dir", str(runs_dir)))
     assert f"matches {len(run_dirs)} runs" in line and "give more of the id" in line
 
 
 def test_an_unknown_format_lists_the_allowed_ones(runs_dir: Path, tmp_path: Path) -> None:
-    line = one_error_line(cli("export", "--all", "--format", "csv,xlsx", "--runs-dir",
+    line = one_error_line(run_cli("export", "--all", "--format", "csv,xlsx", "--runs-dir",
                               str(runs_dir), "-o", str(tmp_path)))
     assert "'xlsx'" in line and "csv, jsonl, parquet, tensorboard" in line
     assert not list(tmp_path.iterdir())  # nothing half-written
@@ -272,14 +269,14 @@ def test_an_output_folder_that_cannot_be_written_is_named(runs_dir: Path,
     # A folder below a plain file cannot be made, even by root (which ignores permissions).
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    line = one_error_line(cli("export", "--all", "--runs-dir", str(runs_dir),
+    line = one_error_line(run_cli("export", "--all", "--runs-dir", str(runs_dir),
                               "-o", str(blocker / "out")))
     assert str(blocker) in line
 
 
 def test_run_ids_or_all_is_required(runs_dir: Path) -> None:
     for args in ((), (runs_dir.name, "--all")):
-        done = cli("export", *args, "--runs-dir", str(runs_dir))
+        done = run_cli("export", *args, "--runs-dir", str(runs_dir))
         assert done.returncode == 2
         assert_no_traceback(done)
         assert "RUN_ID" in done.stderr and "--all" in done.stderr
@@ -287,7 +284,7 @@ def test_run_ids_or_all_is_required(runs_dir: Path) -> None:
 
 
 def test_all_in_an_empty_runs_folder_says_there_is_nothing(tmp_path: Path) -> None:
-    line = one_error_line(cli("export", "--all", "--runs-dir", str(tmp_path / "none")))
+    line = one_error_line(run_cli("export", "--all", "--runs-dir", str(tmp_path / "none")))
     assert "no runs in" in line and str(tmp_path / "none") in line
 
 
@@ -299,7 +296,7 @@ def test_a_missing_optional_package_says_how_to_install_it(runs_dir: Path, tmp_p
     blocked = tmp_path / "blocked" / module
     blocked.mkdir(parents=True)
     (blocked / "__init__.py").write_text("raise ImportError('blocked by the test')\n")
-    done = cli("export", "--all", "--format", f"csv,{fmt}", "--runs-dir", str(runs_dir),
+    done = run_cli("export", "--all", "--format", f"csv,{fmt}", "--runs-dir", str(runs_dir),
                "-o", str(tmp_path / "out"), env={"PYTHONPATH": str(blocked.parent)})
     line = one_error_line(done)
     assert f"pip install 'dmt-tui[{fmt}]'" in line

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.made_runs import cli, crashed_runs, finished_runs, of_type
+from tests import made_runs
+from tests.conftest import run_cli
+from tests.made_runs import crashed_runs, of_type
 
 pytestmark = pytest.mark.slow  # the module's runs come from real trainer processes
 
@@ -18,14 +20,9 @@ HEADER = ["ID", "PRESET", "ACTIVATION", "OPTIMIZER", "LR", "STATE", "EPOCHS", "B
           "STARTED", "DURATION"]
 
 
-@pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return finished_runs(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def run_dirs(runs_dir: Path) -> list[Path]:
-    return sorted(d for d in runs_dir.iterdir() if d.is_dir())
+# The three finished runs, shared with the other module (tests/made_runs.py).
+runs_dir = made_runs.finished_runs_dir
+run_dirs = made_runs.finished_run_dirs
 
 
 @pytest.fixture
@@ -46,7 +43,7 @@ def table(stdout: str) -> list[dict[str, str]]:
 
 
 def runs(*args: str, env: dict[str, str] | None = None) -> tuple[str, str]:
-    done = cli("runs", *args, env=env)
+    done = run_cli("runs", *args, env=env)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     return done.stdout, done.stderr
@@ -91,7 +88,7 @@ def test_json_has_one_object_per_run_with_the_numbers_unrounded(runs_dir: Path,
 def test_the_runs_folder_comes_from_the_flag_or_the_environment(runs_dir: Path,
                                                                run_dirs: list[Path]) -> None:
     by_env = table(runs(env={"DMT_RUNS_DIR": str(runs_dir)})[0])
-    before_command = table(cli("--runs-dir", str(runs_dir), "runs").stdout)
+    before_command = table(run_cli("--runs-dir", str(runs_dir), "runs").stdout)
     assert [r["ID"] for r in by_env] == [r["ID"] for r in before_command] == \
         [d.name for d in run_dirs]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import time
@@ -12,10 +14,21 @@ from torch import nn
 
 
 def save_checkpoint(state: dict[str, torch.Tensor], path: Path) -> None:
-    """Write a state_dict to a temporary file, then rename it over `path`."""
+    """Write a state_dict to a temporary file, then rename it over `path`. Serialized in
+    memory first and written by Python, so that a full disk or a deleted folder raises an
+    OSError naming `path` ("No space left on device"), not torch's zip writer's
+    "unexpected pos" RuntimeError; the temporary file is removed on failure."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OSError(err.errno, err.strerror, str(path)) from None
 
 
 class BestWeights:

@@ -4,8 +4,10 @@ app launches and what `torchrun -m dmt_tui.trainer` runs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ from dmt_tui import rundir
 from dmt_tui.presets import load_preset, user_presets_dir
 from dmt_tui.presets.schema import ConfigError, dump
 from dmt_tui.rundir.record import RunRecord
+from dmt_tui.trainer.host import StopRequest
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object = None) -> None:
@@ -29,18 +32,23 @@ def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object 
     parser.add_argument("--presets-dir", default=shared_default,
                         help="a folder of user presets (default: $DMT_PRESETS_DIR)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines on stdout")
-    parser.add_argument("--nproc", type=_positive, default=1, metavar="N",
+    parser.add_argument("--nproc", type=_nproc, default=1, metavar="N",
                         help="train as N data-parallel processes through torchrun (default 1)")
     parser.add_argument("--run-dir", type=Path, default=None, help=argparse.SUPPRESS)
 
 
-def _positive(text: str) -> int:
+def _nproc(text: str) -> int:
+    """--nproc: 1 to the CPU cores this process may use (each rank is a process of its own;
+    a thousand of them would bring the machine down before the first step)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    most = max(1, cores or 1)
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    if not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {most} (the CPU "
+                                         f"cores here), got {text!r}")
     return value
 
 
@@ -50,44 +58,76 @@ def fail(message: str, code: int = 2) -> int:
 
 
 class _Echo:
-    """Per-epoch lines to stdout (unless quiet) and always to trainer.log."""
+    """Per-epoch lines to stdout (unless quiet) and always to trainer.log. The last line of
+    a failed run goes to stderr, quiet or not. A log that cannot be written (a full disk)
+    is given up: the run's own files say what went wrong."""
 
-    def __init__(self, log: TextIO, quiet: bool) -> None:
+    def __init__(self, log: TextIO | None, quiet: bool) -> None:
         self.log, self.quiet = log, quiet
 
     def __call__(self, line: str) -> None:
-        if not self.quiet:
+        failed = line.startswith("failed: ")
+        if failed or not self.quiet:
             try:
-                print(line, flush=True)
+                if failed:
+                    print(f"dmt-tui: error: run {line}", file=sys.stderr, flush=True)
+                else:
+                    print(line, flush=True)
             except OSError:  # the terminal hung up: go on into trainer.log alone
                 self.quiet = True
-        self.log.write(line + "\n")
-        self.log.flush()
+        if self.log is not None:
+            try:
+                self.log.write(line + "\n")
+                self.log.flush()
+            except OSError:
+                self.log = None
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """Run one preset to its end; the exit code says how it ended (README, "Exit codes")."""
+    """Run one preset to its end; the exit code says how it ended (README, "Exit codes").
+    The stop signals are taken first, before torch is imported: a Ctrl-C at any moment is a
+    stop request, never a KeyboardInterrupt traceback."""
+    stop = StopRequest()
+    stop.install()
+    try:
+        return _train(args, stop)
+    finally:
+        stop.restore()
+
+
+def _train(args: argparse.Namespace, stop: StopRequest) -> int:
+    launched = args.run_dir  # by the app or torchrun: the folder and config.yaml exist
+    if launched is not None:
+        if not launched.is_dir():
+            return fail(f"{launched}: no such run folder")
+        if "WORLD_SIZE" not in os.environ or os.environ.get("RANK") == "0":
+            _claim(launched)
     try:
         config = load_preset(args.preset, args.overrides, user_presets_dir(args.presets_dir))
     except ConfigError as err:
-        return fail(str(err))
+        return _failed_before_start(launched, str(err), 2)
+    if stop:
+        return _stopped_before_start(launched, stop)
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return _through_torchrun(args, config)
-    # torch is imported only now that the preset is known to be good: a typo answers fast.
-    from dmt_tui.trainer import distributed, engine, loop
-
+        return _through_torchrun(args, config, stop)
+    try:
+        # torch is imported only now that the preset is known to be good: a typo answers fast.
+        from dmt_tui.trainer import distributed, engine, loop
+    except Exception as err:  # noqa: BLE001 - a broken install: say so where the app looks
+        return _failed_before_start(launched, f"cannot load the trainer: "
+                                    f"{type(err).__name__}: {err}", 1)
     ranks = distributed.from_env()
     session = None
-    if args.run_dir is not None:  # launched: the launcher made the folder and config.yaml
-        run_dir = args.run_dir
-        if not run_dir.is_dir():
-            return fail(f"{run_dir}: no such run folder")
+    if launched is not None:
+        run_dir = launched
     else:
         runs_dir = args.runs_dir or rundir.default_runs_dir()
         try:
             session = loop.prepare(config, runs_dir, ranks)  # bad data or device: say so now
         except ConfigError as err:
             return fail(str(err))
+        if stop:
+            return _stopped_before_start(None, stop)
         name = ""
         if ranks.main:
             try:
@@ -101,14 +141,18 @@ def train_command(args: argparse.Namespace) -> int:
         if not args.quiet and ranks.main:
             print(f"run {run_dir.name} in {run_dir}", flush=True)
     if not ranks.main:
-        end = engine.run(config, run_dir, print, session, ranks)
+        end = engine.run(config, run_dir, print, session, ranks, stop)
     else:
         try:
-            log = open(run_dir / rundir.LOG, "a", encoding="utf-8")  # noqa: SIM115
-        except OSError as err:
-            return fail(f"{run_dir / rundir.LOG}: cannot write: {err.strerror or err}")
-        with log:
-            end = engine.run(config, run_dir, _Echo(log, args.quiet), session, ranks)
+            log: TextIO | None = open(run_dir / rundir.LOG, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            log = None  # the run's own files will say what is wrong with the folder
+        try:
+            end = engine.run(config, run_dir, _Echo(log, args.quiet), session, ranks, stop)
+        finally:
+            if log is not None:
+                with contextlib.suppress(OSError):
+                    log.close()
     failed = end["state"] == "failed"
     distributed.close(finished_together=not failed)
     if ranks.enabled:
@@ -116,6 +160,32 @@ def train_command(args: argparse.Namespace) -> int:
         # end (stopped, diverged, ...) exits 0, and the run's `end` event says how it ended.
         _leave_now(1 if failed else 0)
     return engine.EXIT_CODES.get(str(end["state"]), 1)
+
+
+def _claim(run_dir: Path) -> None:
+    """A launched trainer puts its pid in status.json at once: if it dies before its
+    `start` (a broken install, a kill), readers see a dead pid, not `starting` for ever."""
+    status = rundir.read_status(run_dir)
+    if status.get("state", "starting") == "starting":
+        with contextlib.suppress(OSError):
+            rundir.write_status(run_dir, **{**status, "state": "starting", "pid": os.getpid()})
+
+
+def _failed_before_start(run_dir: Path | None, reason: str, code: int) -> int:
+    """One line on stderr; a launched run's folder also says `failed` and why, so that the
+    app shows the reason instead of a run `starting` for ever."""
+    if run_dir is not None:
+        rundir.record_end(run_dir, state="failed", reason=reason, error=reason)
+    return fail(reason, code)
+
+
+def _stopped_before_start(run_dir: Path | None, stop: StopRequest) -> int:
+    reason = f"stopped by {stop.signal_name} before training started"
+    if run_dir is not None:
+        rundir.record_end(run_dir, state="stopped", reason=reason)
+    print(f"dmt-tui: {reason}; no run was started" if run_dir is None else
+          f"dmt-tui: {reason}", file=sys.stderr)
+    return 4
 
 
 def _leave_now(code: int) -> NoReturn:
@@ -129,15 +199,23 @@ def _leave_now(code: int) -> NoReturn:
 
 
 def _new_run_dir(runs_dir: Path, config: dict[str, Any]) -> Path:
+    """The run folder with its config.yaml; on failure (a full disk) none is left behind."""
     run_dir = rundir.create_run_dir(runs_dir, config["name"])
-    (run_dir / rundir.CONFIG).write_text(dump(config), encoding="utf-8")
+    try:
+        rundir.write_config(run_dir, dump(config))
+    except OSError as err:
+        rundir.remove_unstarted(run_dir)
+        raise rundir.RunDirError(f"{err.filename}: cannot write: {err.strerror or err}; "
+                                 f"nothing was started") from None
     return run_dir
 
 
-def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
+def _through_torchrun(args: argparse.Namespace, config: dict[str, Any],
+                      stop: StopRequest) -> int:
     """`--nproc N`: the same run as N data-parallel processes under torchrun (one node).
     This process makes the run folder, starts torchrun, passes a stop on to rank 0, and
-    answers with the run's end state."""
+    answers with the run's end state in one line; torchrun's and the ranks' own stderr
+    (a killed rank's tracebacks) go to trainer.log."""
     from dmt_tui.trainer.data import (
         load_dataset,  # torch-free: a bad CSV is refused before starting
     )
@@ -151,30 +229,69 @@ def _through_torchrun(args: argparse.Namespace, config: dict[str, Any]) -> int:
             return fail(str(err))
         if not args.quiet:
             print(f"run {run_dir.name} in {run_dir} ({args.nproc} processes)", flush=True)
-    command = [sys.executable, "-P", "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
-               f"--nproc-per-node={args.nproc}", "-m", "dmt_tui.trainer", "train",
-               str(run_dir / rundir.CONFIG), "--run-dir", str(run_dir)]
+    # The rendezvous store on the loopback interface only (`--standalone` listens on every
+    # interface), and gloo's connections too: a one-node run has no business on the network.
+    command = [sys.executable, "-P", "-m", "torch.distributed.run", "--nnodes=1",
+               "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{_free_port()}",
+               f"--rdzv-id={run_dir.name}", f"--nproc-per-node={args.nproc}",
+               "-m", "dmt_tui.trainer", "train", str(run_dir / rundir.CONFIG),
+               "--run-dir", str(run_dir)]
+    try:
+        log: Any = open(run_dir / rundir.LOG, "ab")  # noqa: SIM115
+    except OSError:
+        log = None
     # In a session of its own, so the terminal's Ctrl-C reaches this process alone.
     torchrun = subprocess.Popen([*command, *(["--quiet"] if args.quiet else [])],
-                                start_new_session=True,
-                                env={**os.environ, "PYTHONSAFEPATH": "1"})  # the ranks too
+                                start_new_session=True, stderr=log,
+                                env={**os.environ, "PYTHONSAFEPATH": "1",  # the ranks too
+                                     "GLOO_SOCKET_IFNAME": _loopback_name(),
+                                     "MASTER_ADDR": "127.0.0.1"})
+    if log is not None:
+        log.close()
 
     def pass_on(signum: int, frame: object) -> None:
         # Rank 0 takes the stop request and the ranks agree on it (`end` says `stopped`);
         # before rank 0 is up, torchrun itself is told.
         pid = rundir.read_status(run_dir).get("pid")
-        try:
-            os.kill(pid if isinstance(pid, int) else torchrun.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        if not isinstance(pid, int) or pid == os.getpid():
+            pid = torchrun.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, pass_on)
-    torchrun.wait()
+    if stop:  # a stop that came while torchrun was being started
+        pass_on(signal.SIGTERM, None)
+    code = torchrun.wait()
+    end = RunRecord.load(run_dir).end
+    if not end:
+        reason = (f"torchrun exited with code {code} before the run ended; its output is in "
+                  f"{run_dir / rundir.LOG}")
+        rundir.record_end(run_dir, state="failed", reason=reason, error=reason)
+        end = {"state": "failed", "reason": reason}
+    if end.get("state") == "failed":
+        print(f"dmt-tui: error: run failed: {end.get('reason')} (details in "
+              f"{run_dir / rundir.LOG})", file=sys.stderr)
+    elif not args.quiet:
+        print(f"{end.get('state')}: {end.get('reason')}", flush=True)
     from dmt_tui.trainer.engine import EXIT_CODES  # imports torch, but only once training is over
 
-    end = RunRecord.load(run_dir).end
     return EXIT_CODES.get(str(end.get("state")), 1)
+
+
+def _free_port() -> int:
+    """A TCP port free on the loopback interface now (torchrun binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _loopback_name() -> str:
+    """The loopback interface's name (`lo` on Linux), for gloo to bind to."""
+    for _, name in socket.if_nameindex():
+        if name.startswith("lo"):
+            return name
+    return "lo"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 from dmt_tui.presets.schema import ConfigError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "presets" / "datasets"
+CSV_MEMORY_FACTOR = 4  # pandas' frame and the arrays made from it, against the file's size
 
 
 @dataclass
@@ -147,6 +148,7 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
 
     path = Path(data["path"]).expanduser()
     where = f"{path}"
+    _check_csv_file(path)
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError:
@@ -156,6 +158,7 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{where}: cannot read the CSV: {first}") from None
+    _check_header(path)
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     label = data["label"]
@@ -188,6 +191,7 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
                               f"row {row + 2} has {frame[name].iloc[row]!r}; features must be "
                               f"numbers (list the numeric ones in data.features)")
         frame[name] = numeric
+        _check_finite(where, name, numeric.to_numpy(np.float64), "feature")
     x = frame[features].to_numpy(dtype=np.float64)
     task = data["task"] or _infer_task(frame[label])
     if task == "regression":
@@ -196,7 +200,9 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
             row = int(np.argmax(y_num.isna().to_numpy())) + 2
             raise ConfigError(f"{where}: label column '{label}' is not numeric at row {row} "
                               f"({frame[label].iloc[row - 2]!r}); a regression needs numbers")
+        _check_finite(where, label, y_num.to_numpy(np.float64), "label")
         return _split(x, y_num.to_numpy(np.float64), task, features, [], data, seed)
+    _check_class_labels(where, label, frame[label])
     labels = frame[label].astype(str)
     classes = sorted(labels.unique(), key=_natural)
     if len(classes) < 2:
@@ -205,6 +211,69 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
     index = {c: i for i, c in enumerate(classes)}
     y = labels.map(index).to_numpy(np.int64)
     return _split(x, y, task, features, classes, data, seed)
+
+
+def _check_csv_file(path: Path) -> None:
+    """A CSV must be a regular file (a FIFO or /dev/zero would block or never end), and one
+    that can fit in memory (pandas holds a few times the file's size)."""
+    import stat
+
+    from dmt_tui.presets.sizes import human, memory_limit
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: data.path: no such CSV file") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: data.path: cannot read the CSV: {err.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: data.path: not a regular file; a CSV dataset must be a file")
+    limit = memory_limit()
+    if limit is not None and info.st_size * CSV_MEMORY_FACTOR > limit:
+        raise ConfigError(f"{path}: data.path: a CSV of {human(info.st_size)} needs about "
+                          f"{human(info.st_size * CSV_MEMORY_FACTOR)} of memory to load, more "
+                          f"than this machine's {human(limit)}")
+
+
+def _check_header(path: Path) -> None:
+    """Column names must be unique: pandas would rename a second 'y' to 'y.1' and train
+    on the first without a word."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), [])
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, 1):
+        if name in seen:
+            raise ConfigError(f"{path}: column '{name}' appears twice in the header (columns "
+                              f"{seen[name]} and {number}); column names must be unique")
+        seen[name] = number
+
+
+def _check_finite(where: str, name: str, values: np.ndarray, kind: str) -> None:
+    """inf or -inf in a column would become a `diverged` run at its first step."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ConfigError(f"{where}: {kind} column '{name}' has {values[row]} at row {row + 2} "
+                          f"({int(bad.sum())} such values in all); values must be finite")
+
+
+def _check_class_labels(where: str, label: str, column: Any) -> None:
+    """Numbers with a fractional part are not classes: `task: classification` on a
+    measured quantity would make every distinct value a class of its own."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return
+    values = column.to_numpy(dtype=np.float64)
+    fractional = np.mod(values, 1) != 0
+    if fractional.any():
+        row = int(np.argmax(fractional))
+        raise ConfigError(f"{where}: label column '{label}' has {len(np.unique(values))} "
+                          f"distinct values, not whole numbers (row {row + 2}: {values[row]}); "
+                          f"with data.task: classification each would be a class. Use "
+                          f"data.task: regression, or whole-number or text labels")
 
 
 def _natural(label: str) -> tuple[int, float, str]:

@@ -1,4 +1,4 @@
-"""Which device a run trains on: DESIGN.md's `train.device` rule."""
+"""Which device a run trains on: the README's `train.device` rule."""
 
 from __future__ import annotations
 

@@ -35,25 +35,40 @@ EXIT_CODES = {"finished": 0, "early_stopped": 0, "failed": 1, "diverged": 3, "st
 
 
 def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = print,
-        session: Session | None = None, ranks: Ranks = SINGLE) -> dict[str, Any]:
+        session: Session | None = None, ranks: Ranks = SINGLE,
+        stop: StopRequest | None = None) -> dict[str, Any]:
     """Train `config` into `run_dir` (which holds config.yaml already); return the `end`
-    event. `session` is the prepared D and M blocks, built here when not given. Under
-    torchrun every rank calls this; only rank 0 writes the run directory."""
-    stop = StopRequest()
-    stop.install()
+    event. `session` is the prepared D and M blocks, built here when not given. `stop` is a
+    stop request already listening (the command line takes the signals before importing
+    torch); otherwise one listens here until the run ends. Under torchrun every rank calls
+    this; only rank 0 writes the run directory."""
+    own_stop = stop is None
+    stop = stop or StopRequest()
+    if own_stop:
+        stop.install()
+    try:
+        return _run(config, run_dir, echo, session, ranks, stop)
+    finally:
+        if own_stop:
+            stop.restore()
+
+
+def _run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None],
+         session: Session | None, ranks: Ranks, stop: StopRequest) -> dict[str, Any]:
     train = config["train"]
     heartbeat: Heartbeat | Silent = Silent()
     events: rundir.EventLog | Silent = Silent()
-    if ranks.main:
-        heartbeat = Heartbeat(run_dir, state="starting", pid=os.getpid(), run_id=run_dir.name,
-                              preset=config["name"], epochs=train["epochs"], epoch=0,
-                              started=round(time.time(), 3), world_size=ranks.world)
-        events = rundir.EventLog(run_dir)
-    else:
-        echo = _quiet
     end: dict[str, Any] = {}
     peers: list[dict[str, Any]] = []
     try:
+        if ranks.main:
+            heartbeat = Heartbeat(run_dir, state="starting", pid=os.getpid(),
+                                  run_id=run_dir.name, preset=config["name"],
+                                  epochs=train["epochs"], epoch=0,
+                                  started=round(time.time(), 3), world_size=ranks.world)
+            events = rundir.EventLog(run_dir)
+        else:
+            echo = _quiet
         if session is None:
             session = prepare(config, run_dir.parent, ranks)
         peers = distributed.describe_ranks(ranks)
@@ -64,18 +79,17 @@ def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = pri
         end = {"state": "failed", "reason": "CUDA out of memory",
                "error": str(err).splitlines()[0]}
     except OSError as err:  # a full disk or a folder gone: say which file
-        where = f"{err.filename}: " if err.filename else ""
-        end = {"state": "failed", "reason": f"{where}{err.strerror or err}",
-               "error": f"{type(err).__name__}: {err}"}
+        end = _disk_error(err, run_dir)
     except Exception as err:  # noqa: BLE001 - any crash is recorded as `failed`, then shown
         traceback.print_exc()
         reason = f"{type(err).__name__}: {err}".splitlines()[0]
         distributed.report_error(ranks, reason)
         if ranks.enabled and ranks.main and peers:
-            reason = f"{distributed.who_failed(ranks, peers)} ({reason})"
+            who = distributed.who_failed(ranks, peers)  # the collective's own error is long
+            reason = who if who.startswith("rank ") else f"{who} ({reason[:120]})"
         end = {"state": "failed", "reason": reason, "error": traceback.format_exc(limit=5)}
     finally:
-        end = _finish(events, heartbeat, end, echo)
+        end = _finish(run_dir, events, heartbeat, end, echo, writes=ranks.main)
     return end
 
 
@@ -83,24 +97,36 @@ def _quiet(line: str) -> None:
     """Ranks other than 0 print no epoch lines."""
 
 
-def _finish(events: rundir.EventLog | Silent, heartbeat: Heartbeat | Silent,
-            end: dict[str, Any], echo: Callable[[str], None]) -> dict[str, Any]:
-    """Write `end` and the final status, as far as the disk lets us."""
+def _disk_error(err: OSError, run_dir: Path) -> dict[str, Any]:
+    """The `end` of a run whose files could not be written: the file and the OS's words."""
+    where = f"{err.filename}: " if err.filename else ""
+    reason = f"{where}{err.strerror or err}"
+    if not run_dir.is_dir():
+        reason = f"{run_dir}: the run folder was deleted while the run was training"
+    return {"state": "failed", "reason": reason, "error": f"{type(err).__name__}: {err}"}
+
+
+def _finish(run_dir: Path, events: rundir.EventLog | Silent, heartbeat: Heartbeat | Silent,
+            end: dict[str, Any], echo: Callable[[str], None], writes: bool) -> dict[str, Any]:
+    """Write `end` and the final status, as far as the disk lets us. Nothing here may
+    raise: an error on the way out would hide the one that ended the run."""
     end.setdefault("state", "failed")
     end.setdefault("reason", "the trainer stopped unexpectedly")
     for key in ("best_epoch", "best_val_loss"):
         end.setdefault(key, heartbeat.fields.get(key))
     end.setdefault("epochs", heartbeat.fields.get("epoch", 0))
-    try:
+    if writes and not run_dir.is_dir():
+        end.update(state="failed", reason=f"{run_dir}: the run folder was deleted while the "
+                   f"run was training")
+    written = {"type": "end", **end}
+    with contextlib.suppress(OSError):
         written = events.write("end", **end)
+    with contextlib.suppress(OSError):
         events.close()
-    except OSError:
-        written = {"type": "end", **end}
-    try:
+    with contextlib.suppress(OSError):
         heartbeat.close(state=end["state"], reason=end["reason"])
-    except OSError:
-        pass
-    echo(f"{end['state']}: {end['reason']}")
+    with contextlib.suppress(OSError):
+        echo(f"{end['state']}: {end['reason']}")
     return written
 
 
@@ -134,7 +160,7 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
         boundary.finish(heartbeat.fields.get("epoch", 0))  # the last epoch's boundary
         trainer.grad_events(trainer.take_grads())  # the last epochs' histograms
     except BaseException:
-        with contextlib.suppress(OSError):  # the error on its way out says what went wrong
+        with contextlib.suppress(Exception):  # the error on its way out says what went wrong
             best.flush()  # whatever ended the run, best.pt holds the best epoch seen
         raise
     best.flush()
@@ -179,10 +205,10 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
                      val_loss=result.val_loss, train_acc=result.train_acc,
                      val_acc=result.val_acc, lr=lr, seconds=round(seconds, 4), **early.fields(),
                      threads=threads)
-        trainer.grad_events(result.grads)
-        boundary.after_epoch(number)
         heartbeat.update(epoch=number, best_epoch=early.best_epoch or None,
                          best_val_loss=early.best if early.best_epoch else None)
+        trainer.grad_events(result.grads)
+        boundary.after_epoch(number)
         echo(epoch_line(number, epochs, result, early, lr, seconds))
         if decision == DIVERGED:
             which = "train_loss" if not math.isfinite(result.train_loss) else "val_loss"

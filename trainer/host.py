@@ -1,5 +1,8 @@
 """What the trainer process does besides training: share the cores with other runs, take
-a stop request from a signal, and keep status.json's heartbeat fresh."""
+a stop request from a signal, and keep status.json's heartbeat fresh.
+
+torch is imported only where threads are set: the command line takes the stop signals
+from here before it imports torch, so a Ctrl-C during that import is a stop request."""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-import torch
 
 from dmt_tui import rundir
 
@@ -40,7 +41,7 @@ class CoreShare:
         self.runs_dir, self.fixed = runs_dir, fixed
         self.threads = fixed or share_of_cores(runs_dir)
         self._next = time.monotonic() + self.EVERY_S
-        torch.set_num_threads(self.threads)
+        _set_threads(self.threads)
 
     def rebalance(self) -> int:
         now = time.monotonic()
@@ -49,26 +50,49 @@ class CoreShare:
             threads = share_of_cores(self.runs_dir)
             if threads != self.threads:
                 self.threads = threads
-                torch.set_num_threads(threads)
+                _set_threads(threads)
         return self.threads
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 class StopRequest:
-    """Set by SIGTERM (and SIGINT, SIGHUP); the loop finishes its step and ends `stopped`."""
+    """Set by SIGTERM (and SIGINT, SIGHUP); the loop finishes its step and ends `stopped`.
+    `install()` takes the signals and `restore()` gives the previous handlers back, so that
+    after an in-process run (tests, benches) Ctrl-C interrupts the caller again."""
 
     def __init__(self) -> None:
         self.signal_name = ""
+        self._previous: dict[int, Any] = {}
 
     def __bool__(self) -> bool:
         return bool(self.signal_name)
 
-    def install(self) -> None:
+    def install(self) -> bool:
+        """Take the stop signals (main thread only); False when not installed."""
         if threading.current_thread() is not threading.main_thread():
-            return
+            return False
         # SIGHUP: a terminal that hangs up on a foreground `dmt-tui train` ends the run
         # `stopped` with its data, not killed mid-write (the app's runs have no terminal).
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, self._handle)
+        for sig in STOP_SIGNALS:
+            previous = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, previous)
+        return True
+
+    def restore(self) -> None:
+        """Put back the handlers `install()` replaced."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.signal_name = signal.Signals(signum).name
@@ -107,8 +131,11 @@ class Heartbeat:
                 pass  # a full disk shows up in the loop's own writes
 
     def close(self, **fields: Any) -> None:
+        """The last status: on a full disk, written over the old one in place."""
         self._done.set()
-        self.update(**fields)
+        with self._lock:
+            self.fields.update(fields)
+            rundir.write_status(self.run_dir, in_place_if_full=True, **self.fields)
 
 
 class Silent:

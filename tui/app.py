@@ -14,7 +14,7 @@ from textual.screen import Screen
 from dmt_tui import rundir
 from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
-from dmt_tui.app.help_screen import HelpScreen
+from dmt_tui.app.help_screen import HelpScreen, binding_commands
 from dmt_tui.app.launch_form import LaunchForm
 from dmt_tui.app.monitor import MonitorScreen
 from dmt_tui.presets import user_presets_dir
@@ -51,6 +51,7 @@ class DmtApp(App[None]):
         return MonitorScreen(self.runs_dir, self.presets_dir)
 
     def action_help(self) -> None:
+        """Every key of the app, screen by screen."""
         if isinstance(self.screen, HelpScreen):
             return
         # the plots' view keys in the second column, so that every key fits at 80x24
@@ -73,34 +74,14 @@ class DmtApp(App[None]):
         ))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The command palette lists the monitor's actions beside Textual's own."""
+        """The command palette offers the screen's keys beside Textual's own commands, from
+        the bindings themselves, and `?` on every screen ("All keys": Textual's own "Keys"
+        is its key panel)."""
         yield from super().get_system_commands(screen)
-        if isinstance(screen, MonitorScreen):
-            yield SystemCommand("New run", "Pick a preset, change it, launch it (n)",
-                                screen.action_new_run)
-            yield SystemCommand("Stop run", "Stop the selected run after asking (s)",
-                                screen.action_stop_run)
-            yield SystemCommand("Log y", "Toggle the loss plot's log axis (l)",
-                                screen.action_toggle_log)
-            yield SystemCommand("Mark run", "Mark or unmark the selected run (space)",
-                                screen.action_toggle_mark)
-            yield SystemCommand("Compare runs", "Compare the marked runs (c)",
-                                screen.action_compare)
-            yield SystemCommand("Export runs", "The marked runs, or the selected one, as "
-                                "csv and jsonl in ./exports (e)", screen.action_export)
-            yield SystemCommand("Filter runs", "Show only runs in the next state (f)",
-                                screen.action_cycle_filter)
-            yield SystemCommand("Sort runs", "By best validation loss or start time (o)",
-                                screen.action_toggle_sort)
-            yield SystemCommand("Delete run", "Delete the selected ended run after asking (d)",
-                                screen.action_delete_run)
-        if isinstance(screen, CompareScreen):
-            yield SystemCommand("Train curves", "Show or hide the train loss curves (t)",
-                                screen.action_toggle_train)
-            yield SystemCommand("Log y", "Toggle the loss plot's log axis (l)",
-                                screen.action_toggle_log)
-            yield SystemCommand("All keys", "Every key of the app (?)", self.action_help)
-
+        if isinstance(screen, MonitorScreen | CompareScreen):
+            yield from binding_commands(screen, screen.BINDINGS, self.get_key_display)
+        help_keys = [b for b in self.BINDINGS if isinstance(b, Binding) and b.action == "help"]
+        yield from binding_commands(self, help_keys, self.get_key_display, {"help": "All keys"})
 
 def freeze_startup_objects() -> None:
     """Leave what the app built to start (Python's and Textual's modules, classes, caches,

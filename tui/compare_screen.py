@@ -116,13 +116,16 @@ class CompareScreen(Screen[None]):
             table.add_row(Text("same config", style="dim"), *["" for _ in self.records])
 
     def action_close(self) -> None:
+        """Back to the runs."""
         self.dismiss(None)
 
     def action_toggle_train(self) -> None:
+        """Show or hide the train loss curves."""
         self.show_train = not self.show_train
         self.redraw()
 
     def action_toggle_log(self) -> None:
+        """Put the losses on a log axis, or back on a linear one."""
         self.log_y = not self.log_y
         self.redraw()
 

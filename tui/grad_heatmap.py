@@ -13,22 +13,13 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
+from dmt_tui.app.store import layer_means
+
 # A perceptual dark-to-bright scale (viridis' ends and middle), small norms dark.
 SCALE = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
 ZERO_STYLE = Style(color="grey50")
 ZERO_MARK = "·"  # a norm of exactly 0: no colour on a log scale holds it
 LABEL_WIDTH = 6
-
-
-def layer_means(grad: dict[str, Any]) -> list[Any]:
-    """Each layer's mean norm in a `grad` event, whole or slimmed (grad_panel.slim_grad)."""
-    means = grad.get("means")
-    if isinstance(means, list):
-        return means
-    layers = grad.get("layers")
-    if not isinstance(layers, list):
-        return []
-    return [x.get("mean") if isinstance(x, dict) else None for x in layers]
 
 
 def _colour(share: float) -> tuple[int, int, int]:

@@ -14,9 +14,10 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from dmt_tui.app.format import number
-from dmt_tui.app.grad_heatmap import GradHeatmap, dead_message, layer_means, scale_legend
+from dmt_tui.app.grad_heatmap import GradHeatmap, dead_message, scale_legend
 from dmt_tui.app.plot import Plot
 from dmt_tui.app.series import EventPoints, finite, log10_points, log_ticks, points
+from dmt_tui.app.store import total_mean
 from dmt_tui.rundir.record import RunRecord
 
 BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
@@ -43,21 +44,6 @@ def histogram_bars(stats: dict[str, Any]) -> tuple[list[float], list[int], float
     return centres, [int(c) if isinstance(c, int) else 0 for c in counts], width
 
 
-def _total_mean(grad: dict[str, Any]) -> Any:
-    total = grad.get("total")
-    return total.get("mean") if isinstance(total, dict) else None
-
-
-def slim_grad(grad: dict[str, Any]) -> dict[str, Any]:
-    """What the panels still read of a `grad` event once a newer one is in: its epoch and
-    the whole model's mean norm (the total-norm plot; only the newest event's layers are
-    drawn). Whole, each is a dozen lists of histograms: tens of MB over a long run, and
-    objects that Python's garbage collector walks at every full collection (pauses of
-    ~150 ms after a minute of eight live runs)."""
-    return {"type": "grad", "epoch": grad.get("epoch"), "total": {"mean": _total_mean(grad)},
-            "means": layer_means(grad)}  # one number a layer, for the heatmap
-
-
 class GradPanel(Vertical):
     """Gradient norms of the selected run; `layer_index` picks the histogram's layer."""
 
@@ -70,7 +56,7 @@ class GradPanel(Vertical):
         self._drawn: dict[str, tuple[Any, ...]] = {}
         self._layer_count = 0
         self._note_shown: Text | None = None
-        self._totals = EventPoints({"total": _total_mean})  # the whole model's norm by epoch
+        self._totals = EventPoints({"total": total_mean})  # the whole model's norm by epoch
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="grad-plots"):

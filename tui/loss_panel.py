@@ -1,11 +1,12 @@
 """The Loss panel: train and validation loss per epoch (the best epoch marked), accuracy on
 its own 0-100 % axis on the right, and, on `r`, the learning rate in a small plot below.
-`m` smooths the curves (TensorBoard's moving average, the raw curves faint behind) and `w`
+`a` smooths the curves (TensorBoard's moving average, the raw curves faint behind) and `w`
 puts wall time on the x axis."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import methodcaller
 from typing import Any
 
 from textual.app import ComposeResult
@@ -37,7 +38,7 @@ LR_DECADE = 10.0  # a learning rate spanning more than this factor gets a log ax
 
 
 def _field(name: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda event: event.get(name)
+    return methodcaller("get", name)  # called from C by EventPoints: a lambda is 4x slower
 
 
 def _time(event: dict[str, Any]) -> Any:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from textual.message import Message
 
-
-@dataclass
-class RunUpdate:
-    """What one run gained since the last poll. Plain data: it crosses from the watcher
-    thread to the app, so the app never shares a mutable object with the thread."""
-
-    run_dir: Path
-    events: list[dict[str, Any]] = field(default_factory=list)
-    status: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] | None = None  # only with a run's first update
-    # An ended run seen for the first time: its events are left on disk (RunsWatcher.load).
-    events_on_disk: bool = False
-    # `events` is the run's whole history, read again from the start: it replaces what the
-    # app held rather than adding to it.
-    history: bool = False
+# Plain data from the watcher to the store; here too, beside the message that carries it.
+from dmt_tui.app.store import RunUpdate as RunUpdate
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """The monitor screen: the runs list on top, the selected run's panels below.
 
-It owns the watcher thread (started on mount, stopped on unmount) and the runs as the app
-knows them; plots redraw on a timer, and only the ones whose data changed. An ended run's
-events are held in memory only while it is looked at (want_events): the watcher leaves them
-on disk until then, and they are dropped again once KEEP_EVENTS other runs were looked at.
+It owns the watcher thread (started on mount, stopped on unmount), hands what it reads to
+the run store (store.RunStore: the records, and which ended runs' events are held), and
+draws; plots redraw on a timer, and only the ones whose data changed.
 """
 
 from __future__ import annotations
@@ -27,13 +26,14 @@ from dmt_tui.app.boundary_panel import BoundaryPanel
 from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
-from dmt_tui.app.grad_panel import GradPanel, slim_grad
+from dmt_tui.app.grad_panel import GradPanel
 from dmt_tui.app.launch_form import Launched, LaunchForm
 from dmt_tui.app.loss_panel import LossPanel
 from dmt_tui.app.messages import RunSelected, RunsPolled, WatcherFailed
 from dmt_tui.app.progress_panel import ProgressPanel
 from dmt_tui.app.run_info_panel import RunInfoPanel
 from dmt_tui.app.runs_list import RunsList
+from dmt_tui.app.store import RunStore
 from dmt_tui.app.watcher import RunsWatcher
 from dmt_tui.rundir.launch import stop
 from dmt_tui.rundir.record import RunRecord
@@ -46,10 +46,6 @@ Panel = LossPanel | RunInfoPanel | EarlyStopPanel | ProgressPanel | GradPanel | 
 TICK_GROUPS: tuple[tuple[type[Panel], ...], ...] = (
     (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel, BoundaryPanel))
 ALL_PANELS = tuple(panel for group in TICK_GROUPS for panel in group)
-# Ended runs whose events stay in memory after being looked at: the selected one and the one
-# before, so going back and forth is instant. Each is ~20 MB for 2,000 epochs; fifty would
-# take a gigabyte.
-KEEP_EVENTS = 2
 LAYER_KEYS = Binding.Group("layer")
 EXPORT_FORMATS = ["csv", "jsonl"]  # what `e` writes; `dmt-tui export` offers the others
 EXPORTS_DIR = "exports"  # under the working directory, as `dmt-tui export` writes by default
@@ -75,7 +71,7 @@ class MonitorScreen(Screen[None]):
         Binding("b", "toggle_boundary", "Boundary", id="monitor.toggle_boundary"),
         Binding("v", "cycle_grad_view", "Gradients over time", id="monitor.cycle_grad_view",
                 show=False),
-        Binding("m", "cycle_smoothing", "Smooth", id="monitor.cycle_smoothing", show=False),
+        Binding("a", "cycle_smoothing", "Smooth", id="monitor.cycle_smoothing", show=False),
         Binding("w", "toggle_time", "Wall time", id="monitor.toggle_time", show=False),
         Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[",
                 group=LAYER_KEYS, id="monitor.previous_layer"),
@@ -87,6 +83,8 @@ class MonitorScreen(Screen[None]):
         Binding("f", "cycle_filter", "Filter", id="monitor.cycle_filter"),
         Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
+        # not in the footer, which has no room left at 80 columns; `?` lists it
+        Binding("m", "metrics", "Metrics", show=False, id="monitor.metrics"),
     ]
 
     # what each lesson shows: listed apart in `?`
@@ -98,14 +96,11 @@ class MonitorScreen(Screen[None]):
         super().__init__()
         self.runs_dir = runs_dir
         self.presets_dir = presets_dir
-        self.runs: dict[str, RunRecord] = {}
+        self.store = RunStore()
         self.watcher: RunsWatcher | None = None
         self._select_when_seen: str | None = None
         self._opened = False  # the first poll selects the newest run
-        self._events_on_disk: set[str] = set()  # ended runs whose events were not read
-        self._events_wanted: list[str] = []  # runs looked at, the latest first
         self._tick = 0  # which of TICK_GROUPS the redraw timer drew last
-        self._deleted: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield RunsList(id="runs")
@@ -134,44 +129,18 @@ class MonitorScreen(Screen[None]):
     # ---- what the watcher sends ---------------------------------------------------------
 
     def on_runs_polled(self, message: RunsPolled) -> None:
+        applied = self.store.apply(message.updates)
         runs_list = self.query_one(RunsList)
-        history_shown = False  # the selected run's events arrived: draw them now, not at a tick
-        changed = []
-        for update in message.updates:
-            run_id = update.run_dir.name
-            if run_id in self._deleted:  # a poll that raced the delete
-                continue
-            record = self.runs.get(run_id)
-            if record is None:
-                record = self.runs[run_id] = RunRecord(update.run_dir)
-            if update.config is not None:
-                record.config = update.config
-            if update.events_on_disk:
-                self._events_on_disk.add(run_id)
-            if update.history:
-                if run_id not in self._events_wanted:  # asked for, then scrolled past
-                    continue
-                record.epochs.clear()  # the whole history: it replaces, not adds
-                record.grads.clear()
-                self._events_on_disk.discard(run_id)
-                history_shown = history_shown or run_id == self.selected
-            grads = len(record.grads)
-            for event in update.events:
-                record.apply(event)
-            for i in range(max(0, grads - 1), len(record.grads) - 1):
-                record.grads[i] = slim_grad(record.grads[i])  # only the newest is drawn whole
-            record.status = update.status
-            changed.append(record)
-        runs_list.show_runs(changed)  # once per poll: a re-sort is done once, not per run
-        if not self._opened and self.runs:
+        runs_list.show_runs(applied.changed)  # once per poll: one re-sort, not one per run
+        if not self._opened and self.store.records:
             self._opened = True
-            runs_list.select_run(max(self.runs))  # ids start with the time: max is newest
-        if self._select_when_seen in self.runs:
+            runs_list.select_run(self.store.newest() or "")
+        if self._select_when_seen in self.store.records:
             runs_list.select_run(self._select_when_seen)
             self._select_when_seen = None
         if self.selected is None:
             self.selected = runs_list.selected_run
-        if history_shown:
+        if self.selected in applied.histories:  # its events arrived: draw them now
             self.redraw()
 
     def on_watcher_failed(self, message: WatcherFailed) -> None:
@@ -186,32 +155,21 @@ class MonitorScreen(Screen[None]):
         self.redraw()
 
     def want_events(self, run_ids: Iterable[str]) -> None:
-        """Have these runs' events in memory: an ended run's are read from disk (in the
-        watcher thread; the records fill when they arrive). Ended runs looked at longer ago
-        than the last KEEP_EVENTS (or than this request) drop theirs."""
-        wanted = list(dict.fromkeys(run_ids))
-        self._events_wanted = wanted + [r for r in self._events_wanted if r not in wanted]
-        keep = max(KEEP_EVENTS, len(wanted))
-        for run_id in self._events_wanted[keep:]:
-            record = self.runs.get(run_id)
-            if record is not None and record.end:  # `end` read: nothing more will come
-                record.epochs.clear()
-                record.grads.clear()
-                self._events_on_disk.add(run_id)
-        del self._events_wanted[keep:]
-        on_disk = [r for r in wanted if r in self._events_on_disk]
+        """Have these runs' events in memory: the store says which ended runs' events are
+        on disk, and the watcher thread reads them (the records fill when they arrive)."""
+        on_disk = self.store.want(run_ids)
         if on_disk and self.watcher is not None:
             self.watcher.load(on_disk)
 
     @property
     def record(self) -> RunRecord | None:
         """The selected run."""
-        return self.runs.get(self.selected) if self.selected else None
+        return self.store.get(self.selected)
 
     def redraw(self, panels: tuple[type[Panel], ...] = ALL_PANELS) -> None:
         """Give the panels (all by default) the selected run; each redraws only if what it
         shows changed."""
-        if self.selected in self._events_on_disk:
+        if self.store.on_disk(self.selected):
             return  # its events are being read: draw it whole, not empty first
         record = self.record
         with self.app.batch_update():
@@ -263,6 +221,7 @@ class MonitorScreen(Screen[None]):
         self.app.push_screen(StopConfirm(record.run_id), answered)
 
     def action_toggle_log(self) -> None:
+        """Put the loss plot's losses on a log axis, or back on a linear one."""
         loss = self.query_one(LossPanel)
         loss.log_y = not loss.log_y
         self.redraw()
@@ -299,7 +258,17 @@ class MonitorScreen(Screen[None]):
         loss.by_time = not loss.by_time
         self.redraw()
 
+    def action_metrics(self) -> None:
+        """The selected run's other per-epoch numbers, one at a time (metrics_panel)."""
+        if self.record is None:
+            self.notify("no run selected", severity="warning")
+            return
+        from dmt_tui.app.metrics_panel import MetricsScreen
+
+        self.app.push_screen(MetricsScreen(self.record))
+
     def action_layer(self, step: int) -> None:
+        """Show the previous (-1) or next (+1) layer's histogram of gradient norms."""
         self.query_one(GradPanel).step_layer(step)
         self.redraw()
 
@@ -319,8 +288,7 @@ class MonitorScreen(Screen[None]):
 
     def marked_runs(self) -> list[RunRecord]:
         """The marked runs, oldest first."""
-        marked = self.query_one(RunsList).marked
-        return [self.runs[run_id] for run_id in sorted(marked) if run_id in self.runs]
+        return self.store.in_order(self.query_one(RunsList).marked)
 
     # ---- compare, export, delete ----------------------------------------------------------
 
@@ -397,10 +365,9 @@ class MonitorScreen(Screen[None]):
         self.app.call_from_thread(self._forget_run, run_dir.name)
 
     def _forget_run(self, run_id: str) -> None:
-        self._deleted.add(run_id)
+        self.store.forget(run_id)
         if self.watcher is not None:
             self.watcher.forget(run_id)
-        self.runs.pop(run_id, None)
         self.query_one(RunsList).remove_run(run_id)
         self.notify(f"deleted {run_id}", title="Delete")
 

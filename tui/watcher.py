@@ -19,6 +19,7 @@ import yaml
 from textual.message_pump import MessagePump
 
 from dmt_tui import rundir
+from dmt_tui.app.history import read_history
 from dmt_tui.app.messages import RunsPolled, RunUpdate, WatcherFailed
 
 POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
@@ -46,6 +47,8 @@ class _Tail:
             self.status, self.state = status, state
             return RunUpdate(self.run_dir, [], status, _read_config(self.run_dir),
                              events_on_disk=True)
+        if first:  # a long live run's history: read as the app holds it (history.py)
+            return self._first_of_live(status, state)
         events = self.events.read()
         live = state in rundir.LIVE_STATES
         self._saw_end = self._saw_end or any(e.get("type") == "end" for e in events)
@@ -60,6 +63,17 @@ class _Tail:
         return RunUpdate(self.run_dir, events, status, _read_config(self.run_dir) if first
                          else None)
 
+    def _first_of_live(self, status: dict[str, Any], state: str) -> RunUpdate:
+        history = read_history(self.run_dir / rundir.EVENTS)
+        self.events.offset = history.offset  # later polls read only what is appended
+        self.events.skipped.extend(history.skipped)
+        self._saw_end = any(e.get("type") == "end" for e in history.events)
+        self.ended = state not in rundir.LIVE_STATES and self._saw_end
+        self._looked_dead = state not in rundir.LIVE_STATES
+        self.status, self.state = status, state
+        return RunUpdate(self.run_dir, history.events, status, _read_config(self.run_dir),
+                         epochs=history.epochs, grads=history.grads)
+
     @property
     def done(self) -> bool:
         """Nothing more will be appended: the whole history can be read at once."""
@@ -67,9 +81,9 @@ class _Tail:
 
     def history(self) -> RunUpdate:
         """Every event of an ended run, from the start of the file (the app asked for it)."""
-        events = rundir.EventTail(self.run_dir / rundir.EVENTS).read()
-        return RunUpdate(self.run_dir, events, rundir.read_status(self.run_dir),
-                         history=True)
+        history = read_history(self.run_dir / rundir.EVENTS)
+        return RunUpdate(self.run_dir, history.events, rundir.read_status(self.run_dir),
+                         history=True, epochs=history.epochs, grads=history.grads)
 
 
 # The C loader when PyYAML has it: the pure-Python one takes ~9 ms a config, half a second

@@ -76,11 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "train":
-        from dmt_tui.trainer.cli import train_command
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            from dmt_tui.trainer.cli import train_command
 
-        return train_command(args)
+            return train_command(args)
+    except KeyboardInterrupt:  # before `train` takes the signals itself: nothing started
+        train = "train" in (sys.argv[1:] if argv is None else argv)
+        print("dmt-tui: stopped by SIGINT" + ("; no run was started" if train else ""),
+              file=sys.stderr)
+        return 4 if train else 130
+    if args.handler in (app_command, presets_command):
+        from dmt_tui.presets import user_presets_dir
+        from dmt_tui.presets.schema import ConfigError
+
+        try:
+            user_presets_dir(args.presets_dir)  # a file there: say so, not list nothing
+        except ConfigError as err:
+            print(f"dmt-tui: error: {err}", file=sys.stderr)
+            return 2
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

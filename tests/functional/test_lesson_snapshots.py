@@ -20,7 +20,7 @@ RUNS_2D = DATA_RUNS.parent / "recorded-2d"
 def test_lr_and_smoothing_at_120x36(snap_compare: Any) -> None:
     async def shown(pilot: Pilot[None]) -> None:
         await settled(pilot)
-        await pilot.press("r", "m", "m")
+        await pilot.press("r", "a", "a")
         await wait_for_text(pilot, "learning rate", "Loss smooth 0.9", timeout=30)
         await pilot.pause(0.5)
 

@@ -33,13 +33,13 @@ async def test_r_shows_the_learning_rate_below_the_loss(recorded_runs: Path) -> 
         assert "learning rate (log)" not in screen  # one value spans no decade
 
 
-async def test_m_cycles_smoothing_named_in_the_title(recorded_runs: Path) -> None:
+async def test_a_cycles_smoothing_named_in_the_title(recorded_runs: Path) -> None:
     app = DmtApp(recorded_runs)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for_text(pilot, "epoch 25: train")
-        await pilot.press("m")
+        await pilot.press("a")
         await wait_for_text(pilot, "Loss smooth 0.6")
-        await pilot.press("m", "m", "m")  # 0.9, 0.99, then off
+        await pilot.press("a", "a", "a")  # 0.9, 0.99, then off
         await wait_for_text(pilot, "Loss  ━ train")
         assert "smooth" not in screen_text(app)
 

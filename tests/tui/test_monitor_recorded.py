@@ -46,12 +46,28 @@ async def test_brackets_change_the_histogram_layer(recorded_runs: Path) -> None:
 
 
 async def test_depth_plot_shows_norms_vanishing_toward_the_input(recorded_runs: Path) -> None:
-    """The deep sigmoid net's mean norms span decades; the depth plot's log axis keeps the
-    same ten decades for every run, and says so."""
+    """The deep sigmoid net's mean norms span decades, small at the input and large at the
+    output: the depth plot's line starts (fc1, on the left) decades below where it ends
+    (out), and its log axis keeps the same ten decades for every run, and says so."""
     app = DmtApp(recorded_runs)
     async with app.run_test(size=(120, 36)) as pilot:
+        plot = app.screen.query_one("#grad-depth", Plot)
+        lines: list[tuple[list[float], list[float]]] = []
+        real_plot = plot.plt.plot
+
+        def recording_plot(xs: list[float], ys: list[float], **kw: Any) -> None:
+            lines.append((list(xs), list(ys)))
+            real_plot(xs, ys, **kw)
+
+        plot.plt.plot = recording_plot  # type: ignore[method-assign,assignment]
         await wait_for_text(pilot, "mean norm by depth (1e-9..1e1)", "1e0┤", "1e-3┤", "1e-6┤",
                             "1e-9┤")
+        await pilot.press("right_square_bracket")  # drawn again (the picked layer moves),
+        await wait_for(pilot, lambda: bool(lines), "the depth plot")  # now through the patch
+        xs, log_means = lines[-1]
+        assert xs == list(range(1, 10))  # fc1 (input) to out, left to right
+        assert log_means[0] < log_means[-1] - 5  # the input's norm is 1e5 times smaller
+        assert log_means[0] == min(log_means)
 
 
 async def test_l_toggles_the_log_axis(recorded_runs: Path) -> None:
@@ -86,14 +102,34 @@ async def test_question_mark_lists_every_key(recorded_runs: Path) -> None:
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "closing")
 
 
-async def test_the_command_palette_offers_the_runs_actions(recorded_runs: Path) -> None:
+async def test_the_command_palette_offers_every_key_of_the_screen(recorded_runs: Path) -> None:
+    app = DmtApp(recorded_runs)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: "epoch 25:" in screen_text(app), "the run")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        described = [b.description for b in MonitorScreen.BINDINGS if b.description]
+        assert [t for t in titles if t in described] == described
+        assert "All keys" in titles
+        await pilot.press("ctrl+p")
+        await pilot.press(*"compare")
+        await wait_for_text(pilot, "Compare", "Open the comparison of the marked runs. (c)")
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"log y")
+        await wait_for_text(pilot, "loss plot's losses on a log axis")
+        await pilot.press("enter")  # runs the binding's own action
+        await wait_for(pilot, lambda: "Loss (log y)" in screen_text(app), "the log axis")
+
+
+async def test_all_keys_is_in_the_palette_on_every_screen(recorded_runs: Path) -> None:
     app = DmtApp(recorded_runs)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: "epoch 25:" in screen_text(app), "the run")
         await pilot.press("ctrl+p")
-        await pilot.press(*"runs")
-        await wait_for_text(pilot, "Compare runs", "Export runs", "Filter runs", "Sort runs")
-        await pilot.press("escape")
+        await pilot.press(*"all keys")
+        await wait_for_text(pilot, "All keys", "Every key of the app, screen by screen. (?)")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the key list")
 
 
 async def test_stop_on_a_finished_run_says_so_and_asks_nothing(recorded_runs: Path) -> None:
@@ -196,7 +232,7 @@ async def test_a_live_run_redraws_epoch_after_epoch_without_laying_the_screen_ou
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.screen
         assert isinstance(screen, MonitorScreen)
-        screen.runs[record.run_id] = record
+        screen.store.records[record.run_id] = record
         screen.selected = record.run_id
         await wait_for_text(pilot, "epoch 25/100", "layer fc1 (1/9)  epoch 25")
         settled = 0  # the footer recomposes after the first screen: wait for layouts to stop

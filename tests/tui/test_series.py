@@ -81,3 +81,16 @@ def test_numbers_and_gauges_as_the_panels_print_them() -> None:
     bar = gauge(0.5, 10)
     assert isinstance(bar, Text) and bar.plain == "█████·····"
     assert gauge(2.0, 4).plain == "████" and gauge(math.nan, 4).plain == "····"
+
+
+def test_whole_epochs_and_floats_keep_exactly_what_pair_by_pair_keeps() -> None:
+    """The quick path (int epochs, float values) against the same numbers checked pair by
+    pair (a float epoch sends them there)."""
+    rng = random.Random(3)
+    ys = [rng.choice([rng.uniform(-2, 2), 0.0, math.nan, math.inf, -math.inf, 1e300, 1e-300])
+          for _ in range(2_000)]
+    xs = list(range(1, 2_001))
+    for positive in (False, True):
+        quick = points(xs, ys, positive=positive)
+        checked = points([float(x) for x in xs], ys, positive=positive)
+        assert quick == checked and len(quick) > 100

@@ -1,0 +1,40 @@
+"""`m` in the app: a run's own per-epoch metrics (from dmt_tui.Run) plotted one at a time,
+`]` picks the next, `escape` goes back. No trainer runs here: the run is written in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dmt_tui
+from dmt_tui.app.app import DmtApp
+from dmt_tui.app.metrics_panel import MetricsScreen, metric_names
+from dmt_tui.app.monitor import MonitorScreen
+from tests.tui.conftest import screen_text, wait_for, wait_for_text
+
+
+def test_metric_names_put_the_runs_own_first() -> None:
+    epochs = [{"type": "epoch", "epoch": 1, "train_loss": 1.0, "lr": 0.1, "seconds": 0.2,
+               "sharpness": 3.0, "es_wait": 0, "val_acc": None, "flag": True},
+              {"type": "epoch", "epoch": 2, "margin": 0.5, "val_acc": 0.9}]
+    assert metric_names(epochs) == ["sharpness", "margin", "lr", "val_acc", "seconds"]
+
+
+async def test_m_shows_a_scripts_own_metric_and_brackets_pick_another(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    with dmt_tui.Run("own-metrics", runs_dir=runs) as run:
+        for epoch in range(1, 6):
+            run.epoch(train_loss=1 / epoch, val_loss=1.1 / epoch, sharpness=10.0 * epoch,
+                      margin=0.25)
+    app = DmtApp(runs)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_text(pilot, "own-metrics", "finished", "epoch 5: train")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MetricsScreen), "the metrics view")
+        await wait_for_text(pilot, "sharpness (1/3)", "epoch 5: sharpness 50")
+        await pilot.press("right_square_bracket")
+        await wait_for_text(pilot, "margin (2/3)", "epoch 5: margin 0.25")
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await wait_for_text(pilot, "seconds (3/3)")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
+        assert "epoch 5: train" in screen_text(app)

@@ -1,0 +1,165 @@
+"""Reading a run's whole events.jsonl the way the app holds it: every epoch's plotted
+numbers, every `grad` event's epoch and total norm, and only the newest of each whole.
+
+A long run's file is mostly `grad` lines (a 100,000-epoch run of 4 layers: 275 MB, nine
+tenths of it histograms that only the newest event's panel draws). Parsing them all would
+take seconds and, held whole, gigabytes; so a line that begins as `rundir.EventLog` writes a
+`grad` event gives up only its epoch and the total's mean, found in the bytes, and is parsed
+whole only when it is the last one. Any other line, and a `grad` line whose fields are not
+where the writer puts them (another writer may order keys differently), is parsed as JSON:
+the result is the same, only slower. The file is read in blocks, so memory stays at what is
+kept. Nothing is written; the run folder is read as the contract documents it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from dmt_tui.app.store import slim_epoch, slim_grad
+
+BLOCK = 2 << 20  # bytes read at a time: hundreds of epochs' events, and little memory
+GRAD_LINE = b'{"type":"grad",'  # how rundir.EventLog begins a grad event (orjson, type first)
+_EPOCH = re.compile(rb'"epoch":(\d+)[,}]')
+# The total's histogram is the line's last object: no braces inside it, so its mean is found
+# between `"total":{` and the closing brace.
+_MEAN = re.compile(rb'"mean":(null|-?[0-9][0-9.eE+-]*)[,}]')
+_TOTAL_MEAN = re.compile(rb'"total":\{[^{}]*?"mean":(null|-?[0-9][0-9.eE+-]*)[,}]')
+
+
+@dataclass
+class History:
+    """What the app holds of a run's events, read from `offset` 0 to `offset`."""
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # slim but the newest
+    grads: list[dict[str, Any]] = field(default_factory=list)  # slim but the newest
+    events: list[dict[str, Any]] = field(default_factory=list)  # start, the last progress, end
+    offset: int = 0  # bytes read: up to the end of the last complete line
+    skipped: list[str] = field(default_factory=list)  # notes on lines that were not JSON
+
+
+def quick_grad(data: bytes, start: int = 0, stop: int | None = None) -> dict[str, Any] | None:
+    """The slim event (`store.slim_grad`) of the `grad` line data[start:stop], found in its
+    bytes, or None when its fields are not where rundir.EventLog writes them (then parse
+    it). Works in place: a line is not copied out of the block it was read in."""
+    stop = len(data) if stop is None else stop
+    epoch = _EPOCH.search(data, start, min(stop, start + 80))
+    total = data.rfind(b'"total":{', start, stop)
+    mean = _TOTAL_MEAN.match(data, total, stop) if total > start else None
+    if epoch is None or mean is None:
+        return None
+    value = mean.group(1)
+    try:
+        total_mean = None if value == b"null" else float(value)
+        # each layer's own "mean", in order, for the heatmap; the last is the total's
+        means = tuple(None if v == b"null" else float(v)
+                      for v in _MEAN.findall(data, start, total))
+    except ValueError:  # not a JSON number after all (`1.2.3`): parse the line
+        return None
+    return {"type": "grad", "epoch": int(epoch.group(1)), "total_mean": total_mean,
+            "means": means}
+
+
+class _Reader:
+    """Builds a History block by block; only the newest epoch and grad are kept whole."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.history = History(offset=offset)
+        self.last_grad: bytes | dict[str, Any] | None = None  # the newest grad, still whole
+        self.progress: dict[str, Any] | None = None
+        self.boundary: dict[str, Any] | None = None
+        self.last_epoch: dict[str, Any] | None = None
+
+    def block(self, data: bytes, start: int, end: int) -> None:
+        """The whole lines in data[start:end]. A `grad` line is looked at where it lies;
+        only the block's last one is copied out (it may be the run's newest)."""
+        pos = start
+        newest: tuple[int, int] | None = None  # where the block's newest quick grad lies
+        while pos < end:
+            stop = data.find(b"\n", pos, end)
+            slim = quick_grad(data, pos, stop) if data.startswith(GRAD_LINE, pos) else None
+            if slim is not None:
+                self.history.grads.append(slim)
+                newest = (pos, stop)
+            elif self.line(data[pos:stop], self.history.offset + pos - start) == "grad":
+                newest = None  # a parsed grad is newer: line() kept it whole
+            pos = stop + 1
+        if newest is not None:
+            self.last_grad = data[newest[0]:newest[1]]
+        self.history.offset += end - start
+
+    def line(self, line: bytes, at: int) -> Any:
+        """One line that is not a quickly read `grad` line, parsed as JSON; returns its
+        type (None for a line that holds no event)."""
+        if not line.strip():
+            return None
+        try:
+            event = orjson.loads(line)
+        except ValueError:  # orjson.JSONDecodeError is one
+            self.history.skipped.append(f"{self.path}: skipped a line that is not JSON "
+                                        f"(at byte {at})")
+            return None
+        if not isinstance(event, dict) or "type" not in event:
+            return None
+        kind = event["type"]
+        if kind == "epoch":
+            if self.last_epoch is not None:
+                self.history.epochs[-1] = slim_epoch(self.last_epoch)
+            self.history.epochs.append(event)
+            self.last_epoch = event
+        elif kind == "grad":
+            self.history.grads.append(slim_grad(event))
+            self.last_grad = event
+        elif kind == "progress":
+            self.progress = event
+        elif kind == "boundary":  # the newest, with the first one's data points
+            self.boundary = {**event, "points": event.get("points")
+                             or (self.boundary or {}).get("points")}
+        else:
+            self.history.events.append(event)
+        return kind
+
+    def done(self) -> History:
+        history = self.history
+        last = self.last_grad
+        if isinstance(last, bytes):
+            try:
+                last = orjson.loads(last)
+            except ValueError:
+                last = None
+        if isinstance(last, dict):
+            history.grads[-1] = last
+        if self.progress is not None:
+            history.events.append(self.progress)
+        if self.boundary is not None:
+            history.events.append(self.boundary)
+        return history
+
+
+def read_history(path: Path, offset: int = 0, block: int = BLOCK) -> History:
+    """Every complete line of events.jsonl from `offset` on, as the app holds them; a torn
+    last line is left for the next read (History.offset stops before it)."""
+    reader = _Reader(path, offset)
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            rest = b""  # the start of a line that the last block cut
+            while chunk := f.read(block):
+                first = chunk.find(b"\n") + 1
+                if not first:  # no line ends in this block: carry all of it
+                    rest += chunk
+                    continue
+                # The cut line joined up on its own, so the block is never copied whole.
+                head = rest + chunk[:first]
+                reader.block(head, 0, len(head))
+                end = chunk.rfind(b"\n") + 1
+                reader.block(chunk, first, end)
+                rest = chunk[end:]
+    except FileNotFoundError:
+        pass
+    return reader.done()
