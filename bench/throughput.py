@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dmt_tui import rundir
 from dmt_tui.presets import list_presets, load_preset  # noqa: E402
 from dmt_tui.presets.schema import load  # noqa: E402
-from dmt_tui.trainer import engine, loop  # noqa: E402
+from dmt_tui.trainer import boundary, engine, loop  # noqa: E402
 from dmt_tui.trainer.host import Silent, StopRequest  # noqa: E402
 from dmt_tui.trainer.optim import OPTIMIZERS  # noqa: E402
 from dmt_tui.trainer.speed.syncs import CountSyncs  # noqa: E402
@@ -125,7 +125,8 @@ def lightning_loop(config: dict[str, Any], epochs: int) -> float | None:
 def this_trainer(config: dict[str, Any], epochs: int, grad_stats: bool) -> float:
     """engine.run end to end (events, status, checkpoints included). Returns epochs/s."""
     # early stopping off: every variant trains the same number of epochs
-    config = {**config, "train": {**config["train"], "epochs": epochs, "grad_stats": grad_stats},
+    config = {**config, "train": {**config["train"], "epochs": epochs, "grad_stats": grad_stats,
+                                  "boundary": grad_stats},  # 2-D runs' boundary events too
               "early_stopping": {**config["early_stopping"], "patience": 0}}
     session = loop.prepare(config)
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,14 +149,18 @@ def interleaved_overhead(config: dict[str, Any], seconds: float,
     trainers = {}
     # the monitored trainer has a third of the time: its batches of histograms would hold a
     # third of a lone run's epochs, and their cost would count three times over
-    lone_every_s = loop.GRAD_EVENTS_EVERY_S
+    lone_every_s, lone_boundary_s = loop.GRAD_EVENTS_EVERY_S, boundary.BOUNDARY_EVERY_S
     loop.GRAD_EVENTS_EVERY_S = lone_every_s * len(variants)
+    boundary.BOUNDARY_EVERY_S = lone_boundary_s * len(variants)  # the same, for boundaries
+    boundaries = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, grad_stats in variants.items():
             session = loop.prepare({**config, "train": {**config["train"],
-                                                        "grad_stats": grad_stats}})
+                                                        "grad_stats": grad_stats,
+                                                        "boundary": grad_stats}})
             events = rundir.EventLog(rundir.create_run_dir(Path(tmp), name))
             trainers[name] = loop.Trainer(session, events, StopRequest())
+            boundaries[name] = boundary.BoundaryMonitor(session, events)
         spent = dict.fromkeys(variants, 0.0)
         names, number = list(variants), 0
         while min(spent.values()) < seconds or number < epochs + 2:
@@ -168,12 +173,14 @@ def interleaved_overhead(config: dict[str, Any], seconds: float,
                                      val_loss=r.val_loss, train_acc=r.train_acc,
                                      val_acc=r.val_acc)
                 trainer.grad_events(r.grads)
+                boundaries[name].after_epoch(number)
                 if number > 2:
                     spent[name] += time.perf_counter() - began
         began = time.perf_counter()
         trainers["on"].grad_events(trainers["on"].take_grads())
+        boundaries["on"].finish(number)
         spent["on"] += time.perf_counter() - began
-    loop.GRAD_EVENTS_EVERY_S = lone_every_s
+    loop.GRAD_EVENTS_EVERY_S, boundary.BOUNDARY_EVERY_S = lone_every_s, lone_boundary_s
     return spent["on"] / spent["off"] - 1, spent["control"] / spent["off"] - 1
 
 

@@ -62,12 +62,15 @@ class TrainConfig(TypedDict):
     hist_bins: int
     threads: int | None
     cuda_graphs: bool
+    boundary: bool
 
 
 class EarlyStoppingConfig(TypedDict):
     patience: int
     min_delta: float
     restore_best: bool
+    divergence_threshold: float | None
+    divergence_factor: float | None
 
 
 class RunConfig(TypedDict):

@@ -198,6 +198,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "device": default(text(DEVICE_PATTERN, "auto, cpu, cuda or cuda:N"), "auto"),
         "dtype": default(choice(DTYPES), "float32"),
         "grad_stats": default(boolean(), True),                    # per-layer gradient norms
+        "boundary": default(boolean(), True),                      # 2-D data: boundary events
         "hist_bins": default(integer(2, 200), 24),                 # gradient histogram bins
         "threads": default(optional(integer(1, 1024)), None),      # null: share the cores
         "cuda_graphs": default(boolean(), True),                   # replay steps on CUDA
@@ -206,6 +207,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "patience": default(integer(0, 10_000_000), 10),           # epochs; 0 turns it off
         "min_delta": default(real(0.0, 1e30), 0.0),
         "restore_best": default(boolean(), True),
+        # val_loss above this ends the run `diverged` (Lightning's divergence_threshold)
+        "divergence_threshold": default(optional(real()), None),
+        # train_loss above this many times the untrained model's loss: `diverged`; null: off
+        "divergence_factor": default(optional(real(1.0, low_open=True)), 100.0),
     },
 }
 TOP_LEVEL: dict[str, Key] = {

@@ -23,6 +23,7 @@ class RunRecord:
     epochs: list[dict[str, Any]] = field(default_factory=list)  # `epoch` events in order
     grads: list[dict[str, Any]] = field(default_factory=list)  # `grad` events in order
     progress: dict[str, Any] = field(default_factory=dict)  # the latest `progress` event
+    boundary: dict[str, Any] = field(default_factory=dict)  # the latest `boundary`, with points
     end: dict[str, Any] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -68,6 +69,9 @@ class RunRecord:
             self.grads.append(event)
         elif kind == "progress":
             self.progress = event
+        elif kind == "boundary":  # only the first carries the data points: keep them
+            self.boundary = {**event, "points": event.get("points")
+                             or self.boundary.get("points")}
         elif kind == "end":
             self.end = event
         elif kind == "resume":  # trained on from its checkpoint's epoch: later ones come again

@@ -55,10 +55,13 @@ def test_run_directory_matches_the_contract(runs_dir: Path) -> None:
     assert {p.name for p in run_dir.iterdir()} == {"config.yaml", "events.jsonl", "status.json",
                                                   "best.pt", "last.pt", "trainer.log"}
     events = events_of(run_dir)
-    kinds = [e["type"] for e in events if e["type"] != "progress"]
+    kinds = [e["type"] for e in events if e["type"] not in ("progress", "boundary")]
     # grad events are written in batches (GRAD_EVENTS_EVERY_S), each after its epoch's event
     assert kinds[0] == "start" and kinds[-1] == "end"
     assert sorted(kinds[1:-1]) == ["epoch"] * 4 + ["grad"] * 4
+    # xor is a 2-D dataset: its boundary after epoch 1, at most every 0.5 s, and the last's
+    drawn = [e["epoch"] for e in events if e["type"] == "boundary"]
+    assert drawn[0] == 1 and drawn[-1] == 4 and drawn == sorted(set(drawn))
     at = {(e["type"], e.get("epoch")): i for i, e in enumerate(events)}
     assert all(at["epoch", n] < at["grad", n] for n in range(1, 5))
     start, end = events[0], events[-1]

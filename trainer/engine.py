@@ -20,8 +20,10 @@ from dmt_tui import rundir
 from dmt_tui.presets.schema import ConfigError
 from dmt_tui.rundir.experiment import start_fields
 from dmt_tui.trainer import distributed
+from dmt_tui.trainer.boundary import BoundaryMonitor
 from dmt_tui.trainer.checkpoint import LAST, BestWeights, LastCheckpoint, restore, snapshot
 from dmt_tui.trainer.distributed import SINGLE, Ranks
+from dmt_tui.trainer.divergence import DivergenceGuard, guard_for
 from dmt_tui.trainer.host import Heartbeat, Silent, StopRequest
 from dmt_tui.trainer.loop import (
     EpochResult,
@@ -147,6 +149,7 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
     data = session.data
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
     best = BestWeights(run_dir / rundir.BEST if ranks.main else None)
+    guard = guard_for(session)  # measures the untrained model's loss: before any resume
     if resume is not None:  # the seam: what follows goes on from the checkpoint's epoch
         restore(resume, session, trainer, early, best)
         events.write("resume", epoch=resume["epoch"], epochs=config["train"]["epochs"],
@@ -166,7 +169,10 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
     last = LastCheckpoint(run_dir / LAST if ranks.main else None)
     first = resume["epoch"] + 1 if resume else 1
     try:
-        end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best, last, first)
+        boundary = BoundaryMonitor(session, events)
+        end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best, last, guard,
+                      boundary, first)
+        boundary.finish(heartbeat.fields.get("epoch", 0))  # the last epoch's boundary
         trainer.grad_events(trainer.take_grads())  # the last epochs' histograms
     except BaseException:
         with contextlib.suppress(Exception):  # the error on its way out says what went wrong
@@ -183,7 +189,7 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
 def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent,
             heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
             early: EarlyStopping, best: BestWeights, last: LastCheckpoint,
-            first: int = 1) -> dict[str, Any]:
+            guard: DivergenceGuard, boundary: BoundaryMonitor, first: int = 1) -> dict[str, Any]:
     """The epoch loop from epoch `first`; returns the `end` event's state and reason."""
     config, ranks = session.config, session.ranks
     epochs, es_config = config["train"]["epochs"], config["early_stopping"]
@@ -196,6 +202,9 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
         # the lr of the epoch's last step (the schedule has already set the next one)
         lr = trainer.lr_at(trainer.step) if trainer.lr_at else trainer.base_lr
         finite = math.isfinite(result.train_loss) and math.isfinite(result.val_loss)
+        blown = guard.check(result.train_loss, result.val_loss, number, lr) \
+            if finite and not result.stopped else None
+        finite = finite and blown is None  # a blown-up loss ends the run like a NaN one
         improved = not result.stopped and finite and early.update(result.val_loss, number)
         decision = distributed.broadcast_int(_decide(result, finite, early), ranks,
                                              session.device)
@@ -214,14 +223,15 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
         heartbeat.update(epoch=number, best_epoch=early.best_epoch or None,
                          best_val_loss=early.best if early.best_epoch else None)
         trainer.grad_events(result.grads)
+        boundary.after_epoch(number)
         echo(epoch_line(number, epochs, result, early, lr, seconds))
         last.epoch_done(partial(snapshot, session, trainer, early, best, number),
                         last=decision != GO_ON or number == epochs)
         if decision == DIVERGED:
             which = "train_loss" if not math.isfinite(result.train_loss) else "val_loss"
             value = result.train_loss if which == "train_loss" else result.val_loss
-            end = {"state": "diverged",
-                   "reason": f"{which} became {value} at epoch {number} (lr {lr:.3g})"}
+            end = {"state": "diverged", "reason": blown or f"{which} became {value} at epoch "
+                   f"{number} (lr {lr:.3g}; try a smaller learning rate)"}
             break
         if decision == EARLY_STOPPED:
             end = {"state": "early_stopped",

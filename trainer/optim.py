@@ -7,7 +7,6 @@ instead of an LRScheduler call.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,7 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from dmt_tui.presets import schedules
 from dmt_tui.presets.config_types import OptimizerConfig, RunConfig
+from dmt_tui.presets.schedules import noam_lr
+
+__all__ = ["CAPTURABLE", "OPTIMIZERS", "build_optimizer", "noam_lr", "schedule_fn"]
 
 
 def _kwargs(opt: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -77,30 +80,7 @@ def _steps(make: Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.optim.
     return True
 
 
-def noam_lr(k: int, d_model: int, warmup: int, factor: float) -> float:
-    """The Transformer's warm-up: factor * d_model^-0.5 * min(k^-0.5, k * warmup^-1.5)."""
-    return factor * d_model**-0.5 * min(k**-0.5, k * warmup**-1.5)
-
-
 def schedule_fn(config: RunConfig, steps_per_epoch: int) -> Callable[[int], float] | None:
-    """lr as a function of the optimizer step k (from 1), or None for a constant lr."""
-    sched, base = config["schedule"], config["optimizer"]["lr"]
-    name = sched["name"]
-    if name == "none":
-        return None
-    if name == "noam":
-        hidden = config["model"]["hidden"]
-        d_model = sched["d_model"] or (max(hidden) if hidden else 1)
-        return lambda k: noam_lr(k, d_model, sched["warmup"], sched["factor"])
-    if name == "cosine":
-        total = max(1, config["train"]["epochs"] * steps_per_epoch)
-        floor = sched["min_lr"]
-
-        def cosine(k: int) -> float:
-            progress = min(k - 1, total) / total
-            return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-        return cosine
-    if name == "step":
-        size = sched["step_size"] * steps_per_epoch
-        return lambda k: base * sched["gamma"] ** ((k - 1) // size)
-    raise KeyError(name)
+    """lr as a function of the optimizer step k (from 1), or None for a constant lr: the
+    formulas of presets.schedules, which the app's previews draw too."""
+    return schedules.schedule_fn(config, steps_per_epoch)

@@ -98,14 +98,18 @@ class DmtApp(App[None]):
         """Every key of the app, screen by screen."""
         if isinstance(self.screen, HelpScreen):
             return
+        # the plots' view keys in the second column, so that every key fits at 80x24
+        views = [b for b in MonitorScreen.BINDINGS
+                 if isinstance(b, Binding) and b.id in MonitorScreen.VIEW_KEYS]
         self.push_screen(HelpScreen(
             [("Runs and panels", [
                 Binding("up,down", "", "Select a run in the list", key_display="↑ ↓"),
-                *MonitorScreen.BINDINGS,
+                *[b for b in MonitorScreen.BINDINGS if b not in views],
                 Binding("tab", "", "Panels, then ↑ ↓ scroll")]),
              ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
                                                      "Command palette")])],
-            [("Comparison", CompareScreen.BINDINGS),
+            [("Views", views),
+             ("Comparison", CompareScreen.BINDINGS),
              ("New-run form", [*LaunchForm.BINDINGS,
                                Binding("space", "", "Open a choice field's list")]),
              ("Stop confirmation", StopConfirm.BINDINGS),

@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from dmt_tui.app.grad_panel import layer_stats
 from dmt_tui.app.plot import Plot
 from dmt_tui.app.series import Point, decimate, log10_points, log_ticks, points
+from dmt_tui.app.ticks import linear_ticks, whole_ticks
 from dmt_tui.rundir.record import RunRecord
 
 # RGB, so plotext and the legend's Rich styles draw exactly the same colour; far apart in
@@ -22,6 +23,7 @@ RUN_COLORS: tuple[tuple[int, int, int], ...] = (
     (0, 175, 255), (255, 135, 0), (215, 95, 255), (95, 215, 95),
     (255, 85, 85), (230, 210, 60), (255, 135, 200), (150, 150, 150),
 )
+LR_DECADE = 10.0  # rates spanning more than this factor get a log axis
 VAL_MARKER, TRAIN_MARKER = "braille", "·"  # solid for validation, dotted (dimmer) for train
 
 
@@ -52,37 +54,70 @@ class CompareLossPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Plot(id="compare-loss-plot")
 
-    def draw(self, records: list[RunRecord], show_train: bool, log_y: bool) -> None:
-        """Redraw when an epoch arrived, an option changed or the plot was resized."""
+    def draw(self, records: list[RunRecord], show_train: bool, log_y: bool,
+             show_lr: bool = False) -> None:
+        """Redraw when an epoch arrived, an option changed or the plot was resized; with
+        `show_lr`, every run's learning rate per epoch instead of its losses."""
         plot = self.query_one(Plot)
         width, height = plot.size
-        key = (tuple(len(r.epochs) for r in records), show_train, log_y, width, height)
+        key = (tuple(len(r.epochs) for r in records), show_train, log_y, show_lr, width,
+               height)
         if key == self._drawn or not width or not height:
             return
         self._drawn = key
-        train = "  [dim]··· train[/]" if show_train else "  (t: train too)"
-        self.border_title = f"Loss{' (log y)' if log_y else ''}  ━ val{train}"
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
         plt.xlabel("epoch")
+        if show_lr:
+            self._draw_lr(plt, records, width, height)
+            plot.refresh()
+            return
+        train = "  [dim]··· train[/]" if show_train else "  (t: train too)"
+        self.border_title = f"Loss{' (log y)' if log_y else ''}  ━ val{train}  (r: lr)"
         drawn: list[float] = []
+        xs: list[float] = []
         for index, record in enumerate(records):
-            xs = [e.get("epoch") for e in record.epochs]
+            epochs = [e.get("epoch") for e in record.epochs]
             curves = [("val_loss", VAL_MARKER)] + ([("train_loss", TRAIN_MARKER)]
                                                    if show_train else [])
             for field, marker in curves:
-                series = decimate(points(xs, [e.get(field) for e in record.epochs],
+                series = decimate(points(epochs, [e.get(field) for e in record.epochs],
                                          positive=log_y), width)
                 if log_y:
                     series = log10_points(series)
                 _draw_line(plt, series, run_color(index), marker)
                 drawn.extend(y for _, y in series)
+                xs.extend(x for x, _ in series)
         if not drawn:
             plt.title("no epochs to draw yet")
-        elif log_y:
-            plt.yticks(*log_ticks(min(drawn), max(drawn), (height - 4) // 2))
+            plot.refresh()
+            return
+        plt.yticks(*(log_ticks if log_y else linear_ticks)(min(drawn), max(drawn),
+                                                            max(3, (height - 4) // 2)))
+        plt.xticks(*whole_ticks(min(xs), max(xs), max(2, width // 8)))
         plot.refresh()
+
+    def _draw_lr(self, plt: Any, records: list[RunRecord], width: int, height: int) -> None:
+        """Each run's lr per epoch; on a log axis when the runs' rates span over a decade."""
+        series = [points([e.get("epoch") for e in r.epochs], [e.get("lr") for e in r.epochs],
+                         positive=True) for r in records]
+        ys = [y for s in series for _, y in s]
+        log = bool(ys) and max(ys) > LR_DECADE * min(ys)
+        self.border_title = f"Learning rate{' (log y)' if log else ''}  (r: loss)"
+        if not ys:
+            plt.title("no learning rate recorded")
+            return
+        drawn: list[float] = []
+        xs: list[float] = []
+        for index, one in enumerate(series):
+            line = log10_points(decimate(one, width)) if log else decimate(one, width)
+            _draw_line(plt, line, run_color(index), VAL_MARKER)
+            drawn.extend(y for _, y in line)
+            xs.extend(x for x, _ in line)
+        plt.yticks(*(log_ticks if log else linear_ticks)(min(drawn), max(drawn),
+                                                          max(3, (height - 4) // 2)))
+        plt.xticks(*whole_ticks(min(xs), max(xs), max(2, width // 8)))
 
 
 class CompareDepthPanel(Vertical):

@@ -55,6 +55,7 @@ class CompareScreen(Screen[None]):
         Binding("escape", "close", "Back", id="compare.close"),
         Binding("t", "toggle_train", "Train curves", id="compare.toggle_train"),
         Binding("l", "toggle_log", "Log y", id="compare.toggle_log"),
+        Binding("r", "toggle_lr", "LR", id="compare.toggle_lr"),
     ]
 
     def __init__(self, records: list[RunRecord]) -> None:
@@ -64,6 +65,7 @@ class CompareScreen(Screen[None]):
         self.records = records
         self.show_train = True
         self.log_y = False
+        self.show_lr = False
         self._tables_for: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
@@ -87,7 +89,8 @@ class CompareScreen(Screen[None]):
     def redraw(self) -> None:
         """Plots and tables, each only when what it shows changed."""
         with self.app.batch_update():
-            self.query_one(CompareLossPanel).draw(self.records, self.show_train, self.log_y)
+            self.query_one(CompareLossPanel).draw(self.records, self.show_train, self.log_y,
+                                                   self.show_lr)
             self.query_one(CompareDepthPanel).draw(self.records)
             self._draw_tables()
 
@@ -124,4 +127,9 @@ class CompareScreen(Screen[None]):
     def action_toggle_log(self) -> None:
         """Put the losses on a log axis, or back on a linear one."""
         self.log_y = not self.log_y
+        self.redraw()
+
+    def action_toggle_lr(self) -> None:
+        """The left plot shows every run's learning rate, or their losses."""
+        self.show_lr = not self.show_lr
         self.redraw()

@@ -14,12 +14,16 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from dmt_tui.app.format import number
+from dmt_tui.app.grad_heatmap import GradHeatmap, dead_message, scale_legend
 from dmt_tui.app.plot import Plot
 from dmt_tui.app.series import EventPoints, finite, log10_points, log_ticks, points
 from dmt_tui.app.store import total_mean
 from dmt_tui.rundir.record import RunRecord
 
 BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
+# The depth plot's log10 range, fixed so that runs compare by eye from one to the next: a deep
+# sigmoid net's input layer gets about 1e-8, a healthy net's layers 1e-2..1e0.
+DEPTH_DECADES = (-9, 1)
 
 
 def layer_stats(grad: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -44,6 +48,7 @@ class GradPanel(Vertical):
     """Gradient norms of the selected run; `layer_index` picks the histogram's layer."""
 
     layer_index: reactive[int] = reactive(0)
+    over_time: reactive[bool] = reactive(False)  # the heatmap instead of the three plots
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
@@ -58,9 +63,17 @@ class GradPanel(Vertical):
             yield Plot(id="grad-hist")
             yield Plot(id="grad-depth")
             yield Plot(id="grad-total")
+        yield GradHeatmap(id="grad-heatmap")
         yield Static(id="grad-note")
 
     def watch_layer_index(self) -> None:
+        self._drawn.clear()
+
+    def watch_over_time(self) -> None:
+        self.query_one("#grad-plots").display = not self.over_time
+        self.query_one(GradHeatmap).display = self.over_time
+        self.border_title = "Gradient norms over time (mean by layer, log colour)" \
+            if self.over_time else "Gradient norms"
         self._drawn.clear()
 
     def step_layer(self, step: int) -> None:
@@ -76,7 +89,10 @@ class GradPanel(Vertical):
         if layers and self.layer_index >= len(layers):
             self.layer_index = len(layers) - 1
         run = (record.run_id if record else None, len(grads), self.layer_index)
-        self._draw_histogram(run, latest, layers)
+        if self.over_time:
+            self._draw_heatmap(run, record)
+            return
+        self._draw_histogram(run, latest, layers, record)
         self._draw_depth(run, layers)
         self._draw_total(run, grads)
 
@@ -92,8 +108,19 @@ class GradPanel(Vertical):
         plot.plt.clear_figure()
         return plot
 
+    def _draw_heatmap(self, run: tuple[Any, ...], record: RunRecord | None) -> None:
+        key = (*run, "heatmap")
+        if self._drawn.get("grad-heatmap") == key:
+            return
+        self._drawn["grad-heatmap"] = key
+        grads = record.grads if record else []
+        names = list(record.layer_names) if record else []
+        self.query_one(GradHeatmap).show(grads, names)
+        dead = dead_message(grads[-1] if grads else None, _activation(record))
+        self._note(Text(dead, style="bold red") if dead else scale_legend(grads))
+
     def _draw_histogram(self, run: tuple[Any, ...], latest: dict[str, Any] | None,
-                        layers: list[dict[str, Any]]) -> None:
+                        layers: list[dict[str, Any]], record: RunRecord | None) -> None:
         plot = self._plot("grad-hist", run)
         if not layers:
             self._note(Text("no gradient statistics yet", style="dim"))
@@ -105,7 +132,8 @@ class GradPanel(Vertical):
         name = stats.get("name") or f"layer {self.layer_index + 1}"
         zeros, nonfinite = int(stats.get("zeros") or 0), int(stats.get("nonfinite") or 0)
         steps = sum(stats.get("counts") or []) + zeros + nonfinite
-        self._note(Text.assemble(
+        dead = dead_message(latest, _activation(record))
+        self._note(Text(dead, style="bold red") if dead else Text.assemble(
             ("[ ] ", "bold"), f"layer {name} ({self.layer_index + 1}/{len(layers)})  ",
             f"epoch {(latest or {}).get('epoch')}  mean {number(stats.get('mean'))}  ",
             (f"zero-norm steps {zeros}/{steps}", "bold red" if zeros else ""),
@@ -137,16 +165,21 @@ class GradPanel(Vertical):
         if plot is None:
             return
         plt = plot.plt
-        plt.title("mean norm by depth")
         depth = log10_points(points(range(1, len(layers) + 1),
                                     [x.get("mean") for x in layers], positive=True))
+        low, high = DEPTH_DECADES
+        if depth:  # the same decades for every run, widened only for norms beyond them
+            low = min(low, math.floor(min(y for _, y in depth)))
+            high = max(high, math.ceil(max(y for _, y in depth)))
+        plt.title(f"mean norm by depth (1e{low}..1e{high})")
         if depth:
             xs, ys = [x for x, _ in depth], [y for _, y in depth]
             plt.plot(xs, ys, color=DEPTH_COLOR, marker="dot")
             picked = [(x, y) for x, y in depth if x == self.layer_index + 1]
             if picked:
                 plt.scatter([picked[0][0]], [picked[0][1]], color=PICK_COLOR, marker="●")
-            plt.yticks(*log_ticks(min(ys), max(ys), (plot.size.height - 4) // 2))
+            plt.ylim(low, high)
+            plt.yticks(*log_ticks(low, high, max(2, (plot.size.height - 4) // 2)))
             names = [str(x.get("name") or i + 1) for i, x in enumerate(layers)]
             every = max(1, math.ceil(len(names) / max(1, plot.size.width // 6)))
             shown = list(range(0, len(names), every))
@@ -167,3 +200,7 @@ class GradPanel(Vertical):
             plt.plot([x for x, _ in total], ys, color=TOTAL_COLOR, marker="braille")
             plt.yticks(*log_ticks(min(ys), max(ys), (plot.size.height - 4) // 2))
         plot.refresh()
+
+
+def _activation(record: RunRecord | None) -> Any:
+    return record.setting("model.activation") if record else None

@@ -28,6 +28,7 @@ GRAD_LINE = b'{"type":"grad",'  # how rundir.EventLog begins a grad event (orjso
 _EPOCH = re.compile(rb'"epoch":(\d+)[,}]')
 # The total's histogram is the line's last object: no braces inside it, so its mean is found
 # between `"total":{` and the closing brace.
+_MEAN = re.compile(rb'"mean":(null|-?[0-9][0-9.eE+-]*)[,}]')
 _TOTAL_MEAN = re.compile(rb'"total":\{[^{}]*?"mean":(null|-?[0-9][0-9.eE+-]*)[,}]')
 
 
@@ -55,9 +56,13 @@ def quick_grad(data: bytes, start: int = 0, stop: int | None = None) -> dict[str
     value = mean.group(1)
     try:
         total_mean = None if value == b"null" else float(value)
+        # each layer's own "mean", in order, for the heatmap; the last is the total's
+        means = tuple(None if v == b"null" else float(v)
+                      for v in _MEAN.findall(data, start, total))
     except ValueError:  # not a JSON number after all (`1.2.3`): parse the line
         return None
-    return {"type": "grad", "epoch": int(epoch.group(1)), "total_mean": total_mean}
+    return {"type": "grad", "epoch": int(epoch.group(1)), "total_mean": total_mean,
+            "means": means}
 
 
 class _Reader:
@@ -68,6 +73,7 @@ class _Reader:
         self.history = History(offset=offset)
         self.last_grad: bytes | dict[str, Any] | None = None  # the newest grad, still whole
         self.progress: dict[str, Any] | None = None
+        self.boundary: dict[str, Any] | None = None
         self.last_epoch: dict[str, Any] | None = None
 
     def block(self, data: bytes, start: int, end: int) -> None:
@@ -115,6 +121,9 @@ class _Reader:
             self.last_grad = event
         elif kind == "progress":
             self.progress = event
+        elif kind == "boundary":  # the newest, with the first one's data points
+            self.boundary = {**event, "points": event.get("points")
+                             or (self.boundary or {}).get("points")}
         else:
             self.history.events.append(event)
         return kind
@@ -133,6 +142,8 @@ class _Reader:
             history.grads[-1] = last
         if self.progress is not None:
             history.events.append(self.progress)
+        if self.boundary is not None:
+            history.events.append(self.boundary)
         return history
 
 

@@ -26,9 +26,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets._select import SelectOverlay
 from textual.widgets.option_list import Option
 
 from dmt_tui import rundir
+from dmt_tui.app.activation_preview import ActivationPreview
 from dmt_tui.app.launch_fields import (
     FIELDS,
     Field,
@@ -41,8 +43,9 @@ from dmt_tui.app.launch_fields import (
     parse_processes,
     same_value,
 )
+from dmt_tui.app.schedule_preview import SchedulePreview
 from dmt_tui.presets import PresetInfo, list_presets, load_preset
-from dmt_tui.presets.schema import ConfigError
+from dmt_tui.presets.schema import ACTIVATIONS, ConfigError
 from dmt_tui.rundir.launch import launch
 
 __all__ = ["FIELDS", "Field", "LaunchForm", "Launched", "error_field", "override"]
@@ -50,6 +53,9 @@ __all__ = ["FIELDS", "Field", "LaunchForm", "Launched", "error_field", "override
 # The preset list's keys, run as they arrive while the list has the focus (see above).
 PRESET_MOVES = {"up": "cursor_up", "down": "cursor_down", "home": "first", "end": "last",
                 "pageup": "page_up", "pagedown": "page_down"}
+
+
+PREVIEW_MIN_HEIGHT = 30  # terminal rows from which the form shows its two plots
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ class LaunchForm(ModalScreen[Launched | None]):
                         yield self._input(field)
                         yield Static(field.allowed, id=f"{field.widget_id}-hint",
                                      classes="field-hint")
+            with Horizontal(id="form-previews"):  # see _place_previews
+                yield ActivationPreview(id="activation-preview")
+                yield SchedulePreview(id="schedule-preview")
             yield Static(id="form-error")
             with Horizontal(id="launch-buttons"):
                 yield Static("enter launches · tab next · space opens a list · esc cancels",
@@ -128,6 +137,7 @@ class LaunchForm(ModalScreen[Launched | None]):
         if self.presets:
             presets.highlighted = 0
             self.fill_from_preset()
+        self._follow_activation_list()
 
     # ---- keys, run as they arrive ---------------------------------------------------------
 
@@ -283,6 +293,51 @@ class LaunchForm(ModalScreen[Launched | None]):
             self._show_errors({None: str(err)})
             return
         self.dismiss(Launched(run_dir, process))
+
+    # ---- the activation and schedule plots ------------------------------------------------
+
+    @on(Select.Changed)
+    @on(Input.Changed)
+    def preview(self) -> None:
+        """Redraw the activation and schedule plots from the form as it is now."""
+        info = self.preset
+        if info is None or not self.is_mounted:
+            return
+        try:
+            config = load_preset(str(info.path), self.overrides(), self.presets_dir)
+        except ConfigError:
+            return  # an unfinished value: the plots keep the last valid form
+        self.query_one(ActivationPreview).show(config["model"]["activation"], config["model"])
+        self.query_one(SchedulePreview).show(config)
+
+    def _follow_activation_list(self) -> None:
+        """Moving through the open activation list plots each activation as it goes (the
+        list keeps its highlight messages to itself: its `highlighted` is watched)."""
+        select = self.query_one("#field-model-activation", Select)
+        overlay = select.query_one(SelectOverlay)
+
+        def highlighted(index: int | None) -> None:
+            if index is not None and 0 <= index < overlay.option_count:
+                name = str(overlay.get_option_at_index(index).prompt)
+                if name in ACTIVATIONS:
+                    self.query_one(ActivationPreview).show(name)
+
+        self.watch(overlay, "highlighted", highlighted, init=False)
+
+    def on_resize(self) -> None:
+        self._place_previews()
+
+    def on_descendant_focus(self) -> None:
+        self._place_previews()
+
+    def _place_previews(self) -> None:
+        """The plots take the preset list's rows while a field is being edited, and only
+        where the terminal has the rows (about nine) to spare."""
+        previews = next(self.query("#form-previews").results(), None)
+        if previews is None:
+            return
+        in_list = isinstance(self.focused, OptionList) and self.focused.id == "preset-list"
+        previews.display = not in_list and self.size.height >= PREVIEW_MIN_HEIGHT
 
     def action_cancel(self) -> None:
         self.dismiss(None)

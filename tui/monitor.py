@@ -23,6 +23,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from dmt_tui import rundir
+from dmt_tui.app.boundary_panel import BoundaryPanel
 from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, ExportDialog, RunNoteDialog, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
@@ -45,9 +46,9 @@ REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their
 # The timer draws these in turn, one group a tick, each every REDRAW_S: a frame then builds
 # one or two plotext figures, not four, and the app's loop is never held for all of them
 # at once (~45 ms together on a two-core machine; keys and the watcher wait meanwhile).
-Panel = LossPanel | RunInfoPanel | EarlyStopPanel | ProgressPanel | GradPanel
+Panel = LossPanel | RunInfoPanel | EarlyStopPanel | ProgressPanel | GradPanel | BoundaryPanel
 TICK_GROUPS: tuple[tuple[type[Panel], ...], ...] = (
-    (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel,))
+    (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel, BoundaryPanel))
 ALL_PANELS = tuple(panel for group in TICK_GROUPS for panel in group)
 LAYER_KEYS = Binding.Group("layer")
 # What `e` offers: (format, the module it needs, what installs it); csv and jsonl are ticked.
@@ -74,6 +75,12 @@ class MonitorScreen(Screen[None]):
         Binding("n", "new_run", "New run", id="monitor.new_run"),
         Binding("s", "stop_run", "Stop run", id="monitor.stop_run"),
         Binding("l", "toggle_log", "Log y", id="monitor.toggle_log"),
+        Binding("r", "toggle_lr", "LR", id="monitor.toggle_lr"),
+        Binding("b", "toggle_boundary", "Boundary", id="monitor.toggle_boundary"),
+        Binding("v", "cycle_grad_view", "Gradients over time", id="monitor.cycle_grad_view",
+                show=False),
+        Binding("a", "cycle_smoothing", "Smooth", id="monitor.cycle_smoothing", show=False),
+        Binding("w", "toggle_time", "Wall time", id="monitor.toggle_time", show=False),
         Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[",
                 group=LAYER_KEYS, id="monitor.previous_layer"),
         Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]",
@@ -94,6 +101,9 @@ class MonitorScreen(Screen[None]):
         Binding("m", "metrics", "Metrics", show=False, id="monitor.metrics"),
     ]
 
+    # what each lesson shows: listed apart in `?`
+    VIEW_KEYS = frozenset({"monitor.toggle_lr", "monitor.cycle_smoothing", "monitor.toggle_time",
+                           "monitor.toggle_boundary", "monitor.cycle_grad_view"})
     selected: reactive[str | None] = reactive(None)
 
     @property
@@ -125,6 +135,7 @@ class MonitorScreen(Screen[None]):
                     yield EarlyStopPanel(id="early-stop")
                     yield ProgressPanel(id="progress")
             yield GradPanel(id="grads")
+            yield BoundaryPanel(id="boundary")  # `b` shows it in the gradient panel's place
         yield Footer(compact=True)  # thirteen keys: compact fits them all in 120 columns
 
     def on_mount(self) -> None:
@@ -244,6 +255,38 @@ class MonitorScreen(Screen[None]):
         """Put the loss plot's losses on a log axis, or back on a linear one."""
         loss = self.query_one(LossPanel)
         loss.log_y = not loss.log_y
+        self.redraw()
+
+    def action_toggle_lr(self) -> None:
+        """The learning rate per epoch below the loss, or not."""
+        loss = self.query_one(LossPanel)
+        loss.show_lr = not loss.show_lr
+        self.redraw()
+
+    def action_toggle_boundary(self) -> None:
+        """The decision boundary in the gradient panel's place, or the gradients back."""
+        boundary = self.query_one(BoundaryPanel)
+        boundary.display = not boundary.display
+        self.query_one(GradPanel).display = not boundary.display
+        self.redraw()
+        if boundary.display:  # at 80x24 the panel starts below the fold
+            self.call_after_refresh(boundary.scroll_visible, animate=False)
+
+    def action_cycle_grad_view(self) -> None:
+        """The gradient panel's views: this epoch's norms, or every epoch's as a heatmap."""
+        grads = self.query_one(GradPanel)
+        grads.over_time = not grads.over_time
+        self.redraw()
+
+    def action_cycle_smoothing(self) -> None:
+        """Smooth the loss curves more, then not at all."""
+        self.query_one(LossPanel).cycle_smoothing()
+        self.redraw()
+
+    def action_toggle_time(self) -> None:
+        """The loss plot's x axis: epochs or wall time."""
+        loss = self.query_one(LossPanel)
+        loss.by_time = not loss.by_time
         self.redraw()
 
     def action_metrics(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from dmt_tui.app.grad_heatmap import dead_layers, dead_message
 from dmt_tui.app.lines_panel import LinesPanel
 from dmt_tui.rundir.record import RunRecord
 
@@ -46,6 +47,9 @@ def run_info_lines(record: RunRecord | None) -> list[Text]:
              Text(f"batch {setting('train.batch_size')}  seed {setting('train.seed')}{size}")]
     if record.note:
         lines.append(Text(f"note: {record.note}", style="italic"))
+    dead = dead_message(record.grads[-1] if record.grads else None, setting("model.activation"))
+    if dead:
+        lines.append(Text(dead, style="bold red"))
     return lines
 
 
@@ -62,7 +66,9 @@ class RunInfoPanel(LinesPanel):
         self._drawn = None
 
     def draw(self, record: RunRecord | None) -> None:
-        key = (record.run_id, bool(record.config), bool(record.start)) if record else None
+        key = (record.run_id, bool(record.config), bool(record.start),
+               bool(dead_layers(record.grads[-1] if record.grads else None))) \
+            if record else None
         if key == self._drawn and record is not None:
             return
         self._drawn = key

@@ -227,3 +227,15 @@ def log_ticks(low: float, high: float, max_ticks: int = 6) -> tuple[list[float],
         steps = steps[::math.ceil(len(steps) / max_ticks)]
         return steps, [f"{10 ** s:.2g}" for s in steps]
     return [low, high], [f"{10 ** low:.3g}", f"{10 ** high:.3g}"]
+
+
+def smoothed(series: list[Point], weight: float) -> list[Point]:
+    """TensorBoard's scalar smoothing: an exponential moving average, debiased so that the
+    first points are not pulled toward zero (`last / (1 - weight**n)`)."""
+    if weight <= 0:
+        return series
+    last, kept = 0.0, []
+    for n, (x, y) in enumerate(series, 1):
+        last = last * weight + (1 - weight) * y
+        kept.append((x, last / (1 - weight**n)))
+    return kept

@@ -64,6 +64,17 @@ def total_mean(grad: dict[str, Any]) -> Any:
     return total.get("mean") if isinstance(total, dict) else None
 
 
+def layer_means(grad: dict[str, Any]) -> tuple[Any, ...]:
+    """Each layer's mean norm in a `grad` event, whole or slim, input to output."""
+    means = grad.get("means")
+    if isinstance(means, tuple | list):
+        return tuple(means)
+    layers = grad.get("layers")
+    if not isinstance(layers, list):
+        return ()
+    return tuple(x.get("mean") if isinstance(x, dict) else None for x in layers)
+
+
 def slim_epoch(epoch: dict[str, Any]) -> dict[str, Any]:
     """What the panels read of an `epoch` event that is not the newest: the loss plot's
     series (the newest is held whole: early stopping, progress and the loss panel's subtitle
@@ -71,7 +82,8 @@ def slim_epoch(epoch: dict[str, Any]) -> dict[str, Any]:
     the garbage collector (numbers only)."""
     get = epoch.get  # a literal, not a loop over field names: this runs once an epoch
     return {"type": "epoch", "epoch": get("epoch"), "train_loss": get("train_loss"),
-            "val_loss": get("val_loss"), "val_acc": get("val_acc")}
+            "val_loss": get("val_loss"), "val_acc": get("val_acc"), "lr": get("lr"),
+            "time": get("time")}  # the lr plot and the wall-time axis
 
 
 def slim_grad(grad: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +93,8 @@ def slim_grad(grad: dict[str, Any]) -> dict[str, Any]:
     over a long run, and objects that Python's garbage collector walks at every full
     collection (pauses of ~150 ms after a minute of eight live runs). Flat, with numbers
     only, the collector does not track it at all."""
-    return {"type": "grad", "epoch": grad.get("epoch"), "total_mean": total_mean(grad)}
+    return {"type": "grad", "epoch": grad.get("epoch"), "total_mean": total_mean(grad),
+            "means": layer_means(grad)}  # a tuple of numbers: the heatmap's column
 
 
 class RunStore:
