@@ -75,7 +75,8 @@ def test_a_null_total_and_odd_lines_are_read_or_skipped_with_a_note(tmp_path: Pa
     history = read_history(path)
     assert history.grads == [slim_grad(grad), later]
     assert [total_mean(g) for g in history.grads] == [None, 2.5e-07]
-    assert len(history.skipped) == 1 and "not JSON" in history.skipped[0]
+    assert len(history.skipped) == 2 and "not JSON" in history.skipped[0]
+    assert "not an event" in history.skipped[1]  # [1, 2]: checked as EventTail checks it
     assert history.offset == path.stat().st_size - len(b'{"type":"epoch","epoch":3,"train_l')
 
 
