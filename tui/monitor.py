@@ -91,7 +91,7 @@ class MonitorScreen(Screen[None]):
         Binding("f", "cycle_filter(1)", "Filter", id="monitor.cycle_filter"),
         Binding("F", "cycle_filter(-1)", "Filter back", show=False,
                 id="monitor.cycle_filter_back"),
-        Binding("r", "rename_run", "Name", id="monitor.rename_run"),
+        Binding("t", "rename_run", "Title and note", show=False, id="monitor.rename_run"),
         Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
         Binding("g", "new_experiment", "New experiment", show=False,

@@ -112,13 +112,13 @@ async def test_f_and_shift_f_cycle_the_filter_and_an_empty_one_says_how_back(
         await wait_for_text(pilot, "crashed (f)")
 
 
-async def test_r_names_a_run_and_notes_it(tmp_path: Path) -> None:
+async def test_t_names_a_run_and_notes_it(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     [run_id] = copies(runs, 1)
     app = DmtApp(runs)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for_text(pilot, run_id)
-        await pilot.press("r")
+        await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, RunNoteDialog), "the dialog")
         await pilot.press(*"sigmoid baseline", "tab", *"lr too high?", "enter")
         text = await wait_for_text(pilot, "sigmoid baseline", "note: lr too high?")
