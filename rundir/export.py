@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -133,7 +134,9 @@ def config_row(record: RunRecord) -> dict[str, Any]:
     best_epoch, best_loss = record.best
     row.update(device=record.start.get("device"), state=record.state,
                best_epoch=best_epoch, best_val_loss=best_loss)
-    row.update(read_meta(record.run_dir))  # title, note: what the user called it in the app
+    # title, note: what the user called it in the app; unset is NaN, as csv and parquet both
+    # read an empty column back
+    row.update({key: text or math.nan for key, text in read_meta(record.run_dir).items()})
     return row
 
 

@@ -89,8 +89,9 @@ class MonitorScreen(Screen[None]):
         Binding("c", "compare", "Compare", id="monitor.compare"),
         Binding("e", "export", "Export", id="monitor.export"),
         Binding("f", "cycle_filter(1)", "Filter", id="monitor.cycle_filter"),
-        Binding("F", "cycle_filter(-1)", "Filter back", show=False,
-                id="monitor.cycle_filter_back"),
+        # No description: the help at 80x24 has no row to spare; the list's subtitle and the
+        # README name it.
+        Binding("F", "cycle_filter(-1)", "", show=False, id="monitor.cycle_filter_back"),
         Binding("t", "rename_run", "Title and note", show=False, id="monitor.rename_run"),
         Binding("o", "toggle_sort", "Sort", id="monitor.toggle_sort"),
         Binding("d", "delete_run", "Delete", id="monitor.delete_run"),
