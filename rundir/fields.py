@@ -29,6 +29,7 @@ from typing import (
 
 import yaml
 
+from dmt_tui.presets.yaml_io import ConfigError, parse_yaml
 from dmt_tui.rundir import events
 
 MAX_FILE_BYTES = 4 << 20  # config.yaml and status.json are a few kB; more is not a run's file
@@ -290,7 +291,12 @@ def read_config(path: Path) -> tuple[dict[str, Any], str | None]:
     """A run's config.yaml as a mapping, and a note when it could not be read ({} then)."""
     try:
         text = read_small(path).decode("utf-8")
-        loaded = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        if "*" in text:  # aliases: expanded under the presets' bound (an alias bomb is refused)
+            loaded = parse_yaml(text, str(path))
+        else:
+            loaded = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except ConfigError as err:
+        return {}, f"{err}; ignored"
     except FileNotFoundError:
         return {}, None
     except UnicodeDecodeError:

@@ -113,3 +113,19 @@ def test_a_starting_run_whose_process_died_reads_crashed(runs: Path) -> None:
     assert json.loads((stuck / "status.json").read_text())["host"] == socket.gethostname()
     assert RunRecord.load(stuck).state == "crashed"
     assert not rundir.trainer_alive(rundir.read_status(stuck))
+
+
+def test_an_alias_bomb_in_a_runs_config_is_refused_with_a_note(tmp_path: Path) -> None:
+    """A 1 KB config.yaml whose aliases expand to a billion values: read at once, as empty,
+    with a note naming the file (the app, `runs` and `export` all read it this way)."""
+    from dmt_tui.rundir.fields import read_config
+
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 10) + "]")
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config, note = read_config(path)
+    assert config == {}
+    assert note is not None and str(path) in note and "refused" in note
