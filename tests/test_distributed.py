@@ -110,7 +110,7 @@ def test_a_killed_rank_fails_the_run_and_leaves_no_process(tmp_path: Path) -> No
 def test_nproc_must_be_a_positive_whole_number() -> None:
     done = run_cli("train", "xor-adam", "--nproc", "zero")
     assert done.returncode == 2
-    assert "--nproc: expected a whole number >= 1, got 'zero'" in done.stderr
+    assert "--nproc: expected a whole number from 1 to" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -17,7 +17,7 @@ from dmt_tui import rundir
 from dmt_tui.presets import load_preset, user_presets_dir
 from dmt_tui.presets.schema import ConfigError, dump
 from dmt_tui.rundir.record import RunRecord
-from dmt_tui.trainer.host import StopRequest
+from dmt_tui.trainer.stop import StopRequest
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object = None) -> None:
@@ -87,12 +87,13 @@ class _Echo:
                 self.log = None
 
 
-def train_command(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     """Run one preset to its end; the exit code says how it ended (README, "Exit codes").
-    The stop signals are taken first, before torch is imported: a Ctrl-C at any moment is a
-    stop request, never a KeyboardInterrupt traceback."""
-    stop = StopRequest()
-    stop.install()
+    The stop signals are taken first (by the caller where it has, else here), before torch
+    is imported: a Ctrl-C at any moment is a stop request, never a KeyboardInterrupt."""
+    if stop is None:
+        stop = StopRequest()
+        stop.install()
     try:
         return _train(args, stop)
     finally:

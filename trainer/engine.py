@@ -44,8 +44,8 @@ def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = pri
     to go on from (trainer.resume). Under torchrun every rank calls this; only rank 0
     writes the run directory."""
     own_stop = stop is None
-    stop = stop or StopRequest()
-    if own_stop:
+    if stop is None:  # not `stop or ...`: a request not yet made is falsy
+        stop = StopRequest()
         stop.install()
     try:
         return _run(config, run_dir, echo, session, ranks, stop, resume)
