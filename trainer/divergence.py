@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -60,7 +59,7 @@ class DivergenceGuard:
 def guard_for(session: Session) -> DivergenceGuard:
     """The run's guard, with the untrained loss measured now when its rule is on: one read
     from the device, before training starts."""
-    config: dict[str, Any] = session.config["early_stopping"]
+    config = session.config["early_stopping"]
     guard = DivergenceGuard(config["divergence_threshold"], config["divergence_factor"])
     if guard.needs_untrained:
         guard.untrained = untrained_loss(session)

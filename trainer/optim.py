@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dmt_tui.presets import schedules
+from dmt_tui.presets.config_types import OptimizerConfig, RunConfig
 from dmt_tui.presets.schedules import noam_lr
 
 __all__ = ["CAPTURABLE", "OPTIMIZERS", "build_optimizer", "noam_lr", "schedule_fn"]
@@ -44,23 +45,23 @@ OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.o
 CAPTURABLE = frozenset({"adam", "adamw", "rmsprop"})  # take capturable=True
 
 
-def build_optimizer(params: Iterable[nn.Parameter], opt: dict[str, Any],
+def build_optimizer(params: Iterable[nn.Parameter], opt: OptimizerConfig,
                     capturable: bool = False) -> torch.optim.Optimizer:
     """The preset's optimizer, as one fused kernel where this torch and device have it.
 
-    A small model's step is dominated by per-tensor dispatch; the fused (else multi-tensor)
-    implementation cuts an Adam step on a [16,16,16] MLP by about a third on a CPU. The maths
-    is PyTorch's, so results match the default implementation to rounding. `capturable`:
-    its steps will be captured in a CUDA graph (trainer.graphs), which Adam, AdamW and
-    RMSprop must be told."""
+    A small model's step is dominated by per-tensor dispatch, and the fused (else
+    multi-tensor) implementation launches one kernel for all tensors; the course's loop in
+    bench/throughput.py (its "plain" column) keeps the default one. The maths is PyTorch's,
+    so results match the default implementation to rounding. `capturable`: its steps will
+    be captured in a CUDA graph (speed.graphs), which Adam, AdamW and RMSprop must be told."""
     params = list(params)
     make = OPTIMIZERS[opt["name"]]
     extra = {"capturable": True} if capturable and opt["name"] in CAPTURABLE else {}
     for implementation in ({"fused": True, **extra}, {"foreach": True, **extra}):
-        chosen = {**opt, "_implementation": implementation}
+        chosen: dict[str, Any] = {**opt, "_implementation": implementation}
         if _steps(make, chosen, params[0]):
             return make(params, chosen)
-    return make(params, opt)
+    return make(params, dict(opt))
 
 
 def _steps(make: Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.optim.Optimizer],
@@ -79,7 +80,7 @@ def _steps(make: Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.optim.
     return True
 
 
-def schedule_fn(config: dict[str, Any], steps_per_epoch: int) -> Callable[[int], float] | None:
+def schedule_fn(config: RunConfig, steps_per_epoch: int) -> Callable[[int], float] | None:
     """lr as a function of the optimizer step k (from 1), or None for a constant lr: the
     formulas of presets.schedules, which the app's previews draw too."""
-    return schedules.schedule_fn(config, steps_per_epoch)
+    return schedules.schedule_fn(dict(config), steps_per_epoch)

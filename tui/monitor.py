@@ -140,8 +140,8 @@ class MonitorScreen(Screen[None]):
             self._select_when_seen = None
         if self.selected is None:
             self.selected = runs_list.selected_run
-        if self.selected in applied.histories:  # its events arrived: draw them now
-            self.redraw()
+        if self.selected in applied.histories:  # its events arrived: draw them now, the
+            self.redraw(TICK_GROUPS[0])  # loss plot first; the gradient panel at its tick
 
     def on_watcher_failed(self, message: WatcherFailed) -> None:
         self.notify(message.error, title="Cannot read the runs folder", severity="error")
