@@ -33,7 +33,7 @@ import dmt_tui  # noqa: E402
 from dmt_tui.presets.schema import load  # noqa: E402
 from dmt_tui.trainer import loop  # noqa: E402
 from dmt_tui.trainer.optim import OPTIMIZERS  # noqa: E402
-from dmt_tui.trainer.syncs import CountSyncs  # noqa: E402
+from dmt_tui.trainer.speed.syncs import CountSyncs  # noqa: E402
 
 SMALL_MODEL = ["name=bench-small", "data.dataset=spiral", "data.n_samples=25000",
                "data.val_fraction=0.2", "model.hidden=[16,16,16]", "model.activation=relu",

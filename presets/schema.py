@@ -365,6 +365,21 @@ def load_file(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[s
     return config
 
 
+def schema_lines() -> list[str]:
+    """Every key with its default and what it allows: `dmt-tui presets --schema`."""
+    rows = [(key, spec) for key, spec in TOP_LEVEL.items()]
+    rows += [(f"{section}.{key}", spec) for section, keys in SCHEMA.items()
+             for key, spec in keys.items()]
+    width = max(len(key) for key, _ in rows)
+    return [f"{key:<{width}}  default {_flow(spec.default):<14}  {spec.allowed}"
+            for key, spec in rows]
+
+
+def _flow(value: Any) -> str:
+    """A default as it would be written in a preset."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
 def dump(config: dict[str, Any]) -> str:
     """The config as YAML that `load` reads back to the same config."""
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)

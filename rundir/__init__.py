@@ -25,6 +25,7 @@ CONFIG = "config.yaml"
 EVENTS = "events.jsonl"
 STATUS = "status.json"
 BEST = "best.pt"
+LAST = "last.pt"  # all a resumed run needs (`dmt-tui train --resume`)
 LOG = "trainer.log"
 
 LIVE_STATES = ("starting", "running")

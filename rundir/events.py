@@ -8,7 +8,7 @@ reader ignores event types and fields it does not know, so new ones can be added
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class StartEvent(TypedDict):
@@ -36,12 +36,21 @@ class StartEvent(TypedDict):
 
 
 class ProgressEvent(TypedDict):
-    """Within an epoch, at most two a second."""
+    """Within an epoch, at most two a second, with what the trainer's process uses."""
 
     epoch: int
     step: int
     steps: int
     samples_per_s: float
+    rss_mb: float | None  # resident memory, MiB (null where /proc cannot be read)
+    cpu_percent: float  # CPU time over wall time since the last one: 100 is one core busy
+    # CUDA only: torch's allocator counters, read without a sync
+    cuda_allocated_mb: NotRequired[float]
+    cuda_reserved_mb: NotRequired[float]
+    cuda_peak_mb: NotRequired[float]
+    # CUDA with nvidia-ml-py installed (the [gpu] extra): NVML's view of the whole GPU
+    gpu_util_percent: NotRequired[int]
+    gpu_memory_used_mb: NotRequired[float]
 
 
 class EpochEvent(TypedDict):
@@ -80,6 +89,17 @@ class GradEvent(TypedDict):
     epoch: int
     layers: list[LayerHistogram]  # in `start.layers` order
     total: LayerHistogram  # the whole model's norm
+
+
+class ResumeEvent(TypedDict):
+    """`dmt-tui train --resume`: the seam. Training goes on from the checkpoint's `epoch`;
+    `epoch` and `grad` events after that epoch, from before the seam, are replaced by those
+    that follow it. Written instead of a second `start`, after the run's earlier `end`."""
+
+    epoch: int
+    epochs: int  # the run's total from here (a --set may raise it)
+    pid: int
+    device: str
 
 
 EndState = Literal["finished", "early_stopped", "diverged", "stopped", "failed"]

@@ -72,6 +72,11 @@ class RunRecord:
             self.progress = event
         elif kind == "end":
             self.end = event
+        elif kind == "resume":  # trained on from its checkpoint's epoch: later ones come again
+            after = event.get("epoch", 0)
+            self.end = {}
+            self.epochs = [e for e in self.epochs if e.get("epoch", 0) <= after]
+            self.grads = [g for g in self.grads if g.get("epoch", 0) <= after]
 
     # ---- what the readers show --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from dmt_tui.rundir.record import RunRecord
 from dmt_tui.trainer import loop
 from dmt_tui.trainer.checkpoint import load_checkpoint
 from dmt_tui.trainer.host import Silent, StopRequest
-from dmt_tui.trainer.syncs import CountSyncs
+from dmt_tui.trainer.speed.syncs import CountSyncs
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU: torch.cuda.is_available() is False")
@@ -131,10 +131,11 @@ def test_graph_replayed_steps_train_as_the_eager_steps_do(preset: str, sets: lis
     steps, one captured, the rest replayed) and a last batch of 8, eager."""
     base = ["data.n_samples=1010", "train.device=cuda", *sets]
     graphed, (trainer, graph_norms) = _val_losses(load_preset(preset, base), 4)
-    assert trainer.graph is not None and trainer.graph.graph is not None  # it did replay
+    replayer = trainer.train_step.replayer
+    assert replayer is not None and replayer.replaying  # it did replay
     eager, (plain, eager_norms) = _val_losses(
         load_preset(preset, [*base, "train.cuda_graphs=false"]), 4)
-    assert plain.graph is None
+    assert not plain.train_step.graphed
     assert graphed == pytest.approx(eager, rel=1e-5)
     assert [n for n, _ in graph_norms] == [n for n, _ in eager_norms]
     for (_, a), (_, b) in zip(graph_norms, eager_norms, strict=True):
@@ -144,7 +145,7 @@ def test_graph_replayed_steps_train_as_the_eager_steps_do(preset: str, sets: lis
 def test_schedules_and_adagrad_train_eagerly() -> None:
     for preset in ("noam-warmup-spiral", "circle-adagrad"):
         config = load_preset(preset, ["train.device=cuda"])
-        assert loop.Trainer(loop.prepare(config), Silent(), StopRequest()).graph is None
+        assert not loop.Trainer(loop.prepare(config), Silent(), StopRequest()).train_step.graphed
 
 
 def test_a_run_says_whether_it_replays_a_graph(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from dmt_tui.presets.schema import load
-from dmt_tui.trainer import flat as flat_module
-from dmt_tui.trainer.flat import FlatParameters
 from dmt_tui.trainer.models import build_model
 from dmt_tui.trainer.optim import build_optimizer
+from dmt_tui.trainer.speed import flat as flat_module
+from dmt_tui.trainer.speed.flat import FlatParameters
 
 MODEL = load("name: x", "x", ["model.hidden=[8,8]", "model.activation=tanh"])["model"]
 

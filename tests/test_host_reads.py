@@ -1,6 +1,6 @@
 """The hot loop talks to the host once an epoch: on CUDA every read of a device value (and
 every copy of host data to the device) waits for the GPU, so the count is the count of
-synchronisations (trainer.syncs counts them, on any device)."""
+synchronisations (trainer.speed.syncs counts them, on any device)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from dmt_tui.presets import load_preset
 from dmt_tui.trainer import loop
 from dmt_tui.trainer.host import Silent, StopRequest
-from dmt_tui.trainer.syncs import CountSyncs
+from dmt_tui.trainer.speed.syncs import CountSyncs
 
 
 def test_an_epoch_reads_the_device_once(monkeypatch: Any) -> None:

@@ -189,3 +189,14 @@ def test_parse_yaml_refuses_bombs_fast_and_accepts_small_aliases() -> None:
 
 def test_there_are_at_least_25_hostile_inputs() -> None:
     assert len(CASES) >= 25
+
+
+def test_presets_schema_prints_every_key_with_its_default_and_range() -> None:
+    from dmt_tui.presets.schema import SCHEMA
+
+    done = run_cli("presets", "--schema", timeout=60)
+    assert done.returncode == 0, done.stderr
+    keys = [line.split()[0] for line in done.stdout.splitlines()]
+    assert keys == ["name", "description"] + [f"{s}.{k}" for s in SCHEMA for k in SCHEMA[s]]
+    assert any(line.split()[:3] == ["early_stopping.patience", "default", "10"]
+               and "<= 10000000" in line for line in done.stdout.splitlines())

@@ -73,7 +73,7 @@ def test_layer_norms_combine_weight_and_bias() -> None:
 def test_step_values_fold_in_order() -> None:
     import torch
 
-    from dmt_tui.trainer.loop import StepValues
+    from dmt_tui.trainer.steps import StepValues
 
     values = StepValues()
     values.FOLD = 4  # fold often: 7 folds of 4 values and a tail of 2

@@ -17,13 +17,17 @@ from dmt_tui import rundir
 from dmt_tui.presets import load_preset, user_presets_dir
 from dmt_tui.presets.schema import ConfigError, dump
 from dmt_tui.rundir.record import RunRecord
-from dmt_tui.trainer.host import StopRequest
+from dmt_tui.trainer.stop import StopRequest
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object = None) -> None:
     """The train arguments; `shared_default` is argparse.SUPPRESS where a parent parser
     already defines --runs-dir and --presets-dir (so a subparser default cannot clobber them)."""
-    parser.add_argument("preset", help="a built-in or user preset name, or a YAML file")
+    parser.add_argument("preset", nargs="?", default=None,
+                        help="a built-in or user preset name, or a YAML file")
+    parser.add_argument("--resume", metavar="RUN_ID", default=None,
+                        help="go on with this run from its last.pt, in its own folder "
+                        "(no preset; --set train.epochs=N trains it longer)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a preset key, e.g. optimizer.lr=1e-3 "
                         "or model.hidden=[64,64] (repeatable)")
@@ -83,12 +87,13 @@ class _Echo:
                 self.log = None
 
 
-def train_command(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     """Run one preset to its end; the exit code says how it ended (README, "Exit codes").
-    The stop signals are taken first, before torch is imported: a Ctrl-C at any moment is a
-    stop request, never a KeyboardInterrupt traceback."""
-    stop = StopRequest()
-    stop.install()
+    The stop signals are taken first (by the caller where it has, else here), before torch
+    is imported: a Ctrl-C at any moment is a stop request, never a KeyboardInterrupt."""
+    if stop is None:
+        stop = StopRequest()
+        stop.install()
     try:
         return _train(args, stop)
     finally:
@@ -96,6 +101,12 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, stop: StopRequest) -> int:
+    if args.resume is not None:
+        from dmt_tui.trainer.resume import resume_command
+
+        return resume_command(args, stop)
+    if args.preset is None:
+        return fail("train: give a preset (a name or a YAML file), or --resume RUN_ID")
     launched = args.run_dir  # by the app or torchrun: the folder and config.yaml exist
     if launched is not None:
         if not launched.is_dir():

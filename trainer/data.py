@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from dmt_tui.presets.config_types import DataConfig
 from dmt_tui.presets.schema import ConfigError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "presets" / "datasets"
@@ -103,9 +104,10 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
     return order[n_val:], order[:n_val]
 
 
-def load_dataset(data: dict[str, Any], seed: int) -> Dataset:
+def load_dataset(section: DataConfig, seed: int) -> Dataset:
     """The `data` section of a resolved config to a split, standardized dataset."""
-    name = data["dataset"]
+    name = section["dataset"]
+    data: dict[str, Any] = dict(section)
     if name in GENERATED:
         rng = np.random.default_rng(seed)
         x, y = GENERATED[name](data["n_samples"], data["noise"], rng)

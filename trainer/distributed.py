@@ -16,6 +16,7 @@ import torch.distributed as dist
 from dmt_tui.rundir import pid_alive
 
 STORE_KEY = "dmt-tui/error/{rank}"  # where a failing rank leaves its error for rank 0
+STOP_CHECK_STEPS = 32  # ranks agree on a stop request this often
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,23 @@ def all_sum(tensor: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     if ranks.enabled:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def share(rows: torch.Tensor, ranks: Ranks) -> torch.Tensor:
+    """This rank's share of the rows: every world-th one from its rank on; all of them in a
+    single process."""
+    return rows[ranks.rank::ranks.world] if ranks.enabled else rows
+
+
+def agree_to_stop(requested: bool, step: int, ranks: Ranks, device: torch.device) -> bool:
+    """Whether to stop at this step. One process stops at once; ranks must stop at the same
+    step, so they agree every STOP_CHECK_STEPS steps: a collective, and on CUDA a sync point."""
+    if not ranks.enabled:
+        return requested
+    if step % STOP_CHECK_STEPS:
+        return False
+    flag = torch.tensor([1.0 if requested else 0.0], device=device)
+    return bool(all_sum(flag, ranks).item() > 0)  # host read: it steers control flow
 
 
 def broadcast_int(value: int, ranks: Ranks, device: torch.device) -> int:

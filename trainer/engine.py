@@ -10,6 +10,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 from dmt_tui import rundir
 from dmt_tui.presets.schema import ConfigError
 from dmt_tui.trainer import distributed
-from dmt_tui.trainer.checkpoint import BestWeights
+from dmt_tui.trainer.checkpoint import LAST, BestWeights, LastCheckpoint, restore, snapshot
 from dmt_tui.trainer.distributed import SINGLE, Ranks
 from dmt_tui.trainer.host import Heartbeat, Silent, StopRequest
 from dmt_tui.trainer.loop import (
@@ -34,25 +35,28 @@ EXIT_CODES = {"finished": 0, "early_stopped": 0, "failed": 1, "diverged": 3, "st
 
 def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = print,
         session: Session | None = None, ranks: Ranks = SINGLE,
-        stop: StopRequest | None = None) -> dict[str, Any]:
+        stop: StopRequest | None = None,
+        resume: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train `config` into `run_dir` (which holds config.yaml already); return the `end`
     event. `session` is the prepared D and M blocks, built here when not given. `stop` is a
     stop request already listening (the command line takes the signals before importing
-    torch); otherwise one listens here until the run ends. Under torchrun every rank calls
-    this; only rank 0 writes the run directory."""
+    torch); otherwise one listens here until the run ends. `resume`: a last.pt's contents,
+    to go on from (trainer.resume). Under torchrun every rank calls this; only rank 0
+    writes the run directory."""
     own_stop = stop is None
-    stop = stop or StopRequest()
-    if own_stop:
+    if stop is None:  # not `stop or ...`: a request not yet made is falsy
+        stop = StopRequest()
         stop.install()
     try:
-        return _run(config, run_dir, echo, session, ranks, stop)
+        return _run(config, run_dir, echo, session, ranks, stop, resume)
     finally:
         if own_stop:
             stop.restore()
 
 
 def _run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None],
-         session: Session | None, ranks: Ranks, stop: StopRequest) -> dict[str, Any]:
+         session: Session | None, ranks: Ranks, stop: StopRequest,
+         resume: dict[str, Any] | None = None) -> dict[str, Any]:
     train = config["train"]
     heartbeat: Heartbeat | Silent = Silent()
     events: rundir.EventLog | Silent = Silent()
@@ -62,7 +66,7 @@ def _run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None],
         if ranks.main:
             heartbeat = Heartbeat(run_dir, state="starting", pid=os.getpid(),
                                   run_id=run_dir.name, preset=config["name"],
-                                  epochs=train["epochs"], epoch=0,
+                                  epochs=train["epochs"], epoch=resume["epoch"] if resume else 0,
                                   started=round(time.time(), 3), world_size=ranks.world)
             events = rundir.EventLog(run_dir)
         else:
@@ -70,7 +74,7 @@ def _run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None],
         if session is None:
             session = prepare(config, run_dir.parent, ranks)
         peers = distributed.describe_ranks(ranks)
-        end = _fit(session, run_dir, events, heartbeat, stop, echo, peers)
+        end = _fit(session, run_dir, events, heartbeat, stop, echo, peers, resume)
     except ConfigError as err:  # a CSV or device problem found in a launched trainer
         end = {"state": "failed", "reason": str(err), "error": str(err)}
     except torch.cuda.OutOfMemoryError as err:
@@ -135,25 +139,32 @@ GO_ON, STOPPED_MID_EPOCH, DIVERGED, EARLY_STOPPED, STOPPED = range(5)
 
 def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
          heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
-         peers: list[dict[str, Any]]) -> dict[str, Any]:
+         peers: list[dict[str, Any]], resume: dict[str, Any] | None = None) -> dict[str, Any]:
     config, ranks = session.config, session.ranks
     es_config = config["early_stopping"]
     trainer = Trainer(session, events, stop)
     data = session.data
-    events.write(
-        "start", run_id=run_dir.name, preset=config["name"], device=str(session.device),
-        torch_version=torch.__version__,
-        n_params=sum(p.numel() for p in session.model.parameters()),
-        n_train=len(session.x_train), n_val=len(session.x_val),
-        steps_per_epoch=trainer.steps_per_epoch, layers=trainer.layer_names, pid=os.getpid(),
-        task=data.task, n_classes=data.n_classes, features=data.features, classes=data.classes,
-        threads=session.cores.threads, dtype=config["train"]["dtype"], world_size=ranks.world,
-        ranks=peers, cuda_graphs=trainer.graph is not None)
-    heartbeat.update(state="running", device=str(session.device))
     early = EarlyStopping(es_config["patience"], es_config["min_delta"])
     best = BestWeights(run_dir / rundir.BEST if ranks.main else None)
+    if resume is not None:  # the seam: what follows goes on from the checkpoint's epoch
+        restore(resume, session, trainer, early, best)
+        events.write("resume", epoch=resume["epoch"], epochs=config["train"]["epochs"],
+                     pid=os.getpid(), device=str(session.device))
+    else:
+        events.write(
+            "start", run_id=run_dir.name, preset=config["name"], device=str(session.device),
+            torch_version=torch.__version__,
+            n_params=sum(p.numel() for p in session.model.parameters()),
+            n_train=len(session.x_train), n_val=len(session.x_val),
+            steps_per_epoch=trainer.steps_per_epoch, layers=trainer.layer_names, pid=os.getpid(),
+            task=data.task, n_classes=data.n_classes, features=data.features, classes=data.classes,
+            threads=session.cores.threads, dtype=config["train"]["dtype"], world_size=ranks.world,
+            ranks=peers, cuda_graphs=trainer.train_step.graphed)
+    heartbeat.update(state="running", device=str(session.device))
+    last = LastCheckpoint(run_dir / LAST if ranks.main else None)
+    first = resume["epoch"] + 1 if resume else 1
     try:
-        end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best)
+        end = _epochs(session, trainer, events, heartbeat, stop, echo, early, best, last, first)
         trainer.grad_events(trainer.take_grads())  # the last epochs' histograms
     except BaseException:
         with contextlib.suppress(Exception):  # the error on its way out says what went wrong
@@ -169,13 +180,14 @@ def _fit(session: Session, run_dir: Path, events: rundir.EventLog | Silent,
 
 def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent,
             heartbeat: Heartbeat | Silent, stop: StopRequest, echo: Callable[[str], None],
-            early: EarlyStopping, best: BestWeights) -> dict[str, Any]:
-    """The epoch loop; returns the `end` event's state and reason."""
+            early: EarlyStopping, best: BestWeights, last: LastCheckpoint,
+            first: int = 1) -> dict[str, Any]:
+    """The epoch loop from epoch `first`; returns the `end` event's state and reason."""
     config, ranks = session.config, session.ranks
     epochs, es_config = config["train"]["epochs"], config["early_stopping"]
     end: dict[str, Any] = {}
     by = "a stop request on another rank"
-    for number in range(1, epochs + 1):
+    for number in range(first, epochs + 1):
         began = time.monotonic()
         threads = session.cores.rebalance()
         result = trainer.epoch(number)
@@ -201,6 +213,8 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
                          best_val_loss=early.best if early.best_epoch else None)
         trainer.grad_events(result.grads)
         echo(epoch_line(number, epochs, result, early, lr, seconds))
+        last.epoch_done(partial(snapshot, session, trainer, early, best, number),
+                        last=decision != GO_ON or number == epochs)
         if decision == DIVERGED:
             which = "train_loss" if not math.isfinite(result.train_loss) else "val_loss"
             value = result.train_loss if which == "train_loss" else result.val_loss

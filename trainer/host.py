@@ -1,20 +1,17 @@
 """What the trainer process does besides training: share the cores with other runs, take
-a stop request from a signal, and keep status.json's heartbeat fresh.
-
-torch is imported only where threads are set: the command line takes the stop signals
-from here before it imports torch, so a Ctrl-C during that import is a stop request."""
+a stop request from a signal (trainer/stop.py), and keep status.json's heartbeat fresh.
+torch is imported only where threads are set."""
 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from dmt_tui import rundir
+from dmt_tui.trainer.stop import StopRequest as StopRequest  # re-exported for the loop
 
 
 def share_of_cores(runs_dir: Path | None) -> int:
@@ -54,48 +51,10 @@ class CoreShare:
         return self.threads
 
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
 def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-
-
-class StopRequest:
-    """Set by SIGTERM (and SIGINT, SIGHUP); the loop finishes its step and ends `stopped`.
-    `install()` takes the signals and `restore()` gives the previous handlers back, so that
-    after an in-process run (tests, benches) Ctrl-C interrupts the caller again."""
-
-    def __init__(self) -> None:
-        self.signal_name = ""
-        self._previous: dict[int, Any] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.signal_name)
-
-    def install(self) -> bool:
-        """Take the stop signals (main thread only); False when not installed."""
-        if threading.current_thread() is not threading.main_thread():
-            return False
-        # SIGHUP: a terminal that hangs up on a foreground `dmt-tui train` ends the run
-        # `stopped` with its data, not killed mid-write (the app's runs have no terminal).
-        for sig in STOP_SIGNALS:
-            previous = signal.signal(sig, self._handle)
-            self._previous.setdefault(sig, previous)
-        return True
-
-    def restore(self) -> None:
-        """Put back the handlers `install()` replaced."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(signum).name
 
 
 class Heartbeat:

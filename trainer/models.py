@@ -1,4 +1,5 @@
-"""M: the model. A stack of linear layers with one activation between them; logits out."""
+"""M: the model and its loss. A stack of linear layers with one activation between them;
+logits out."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from dmt_tui.presets.config_types import ModelConfig
 
 
 class _StepFunction(torch.autograd.Function):
@@ -43,7 +46,7 @@ class GCU(nn.Module):
 
 
 # name -> constructor from the `model` section; adding one is one line (and a name in config).
-ACTIVATIONS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {
+ACTIVATIONS: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "identity": lambda m: nn.Identity(),
     "binary_step": lambda m: BinaryStep(),
     "sigmoid": lambda m: nn.Sigmoid(),
@@ -62,7 +65,7 @@ ACTIVATIONS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {
 }
 
 
-def build_model(model: dict[str, Any], n_in: int, n_out: int) -> nn.Sequential:
+def build_model(model: ModelConfig, n_in: int, n_out: int) -> nn.Sequential:
     """`fc1, act1, fc2, act2, ..., out`: linear layers named input to output."""
     widths = [n_in, *(model["hidden"] if model["kind"] == "mlp" else []), n_out]
     layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -77,3 +80,23 @@ def build_model(model: dict[str, Any], n_in: int, n_out: int) -> nn.Sequential:
 def linear_layers(model: nn.Module) -> list[tuple[str, nn.Linear]]:
     """The model's linear layers, input to output, with their names."""
     return [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]
+
+
+def parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[list[int]], list[str]]:
+    """All trainable parameters (the linear layers' first, input to output), and per linear
+    layer the positions of its weight and bias in that list, and its name."""
+    params: list[nn.Parameter] = []
+    groups, names = [], []
+    for name, layer in linear_layers(model):
+        own = [p for p in layer.parameters() if p.requires_grad]
+        groups.append(list(range(len(params), len(params) + len(own))))
+        params.extend(own)
+        names.append(name)
+    seen = {id(p) for p in params}
+    params.extend(p for p in model.parameters() if id(p) not in seen and p.requires_grad)
+    return params, groups, names
+
+
+def loss_fn_for(task: str) -> Callable[..., torch.Tensor]:
+    """Classification: cross-entropy on raw logits. Regression: mean squared error."""
+    return nn.functional.cross_entropy if task == "classification" else nn.functional.mse_loss

@@ -16,8 +16,9 @@ _NARROW, _WIDEN = math.log(1.0001), math.log(1.1)
 @dataclass
 class EarlyStopping:
     """As PyTorch Lightning's EarlyStopping in mode min: an epoch improves when
-    loss < best - min_delta; otherwise `wait` grows, and training stops at wait >= patience.
-    patience 0 never stops."""
+    loss + min_delta < best (Lightning's very form: `best - min_delta` rounds differently
+    when a drop equals min_delta to the last bit); otherwise `wait` grows, and training
+    stops at wait >= patience. patience 0 never stops."""
 
     patience: int
     min_delta: float = 0.0
@@ -27,7 +28,7 @@ class EarlyStopping:
 
     def update(self, loss: float, epoch: int) -> bool:
         """Record an epoch's loss; True when it improved on the best."""
-        if loss < self.best - self.min_delta:
+        if loss + self.min_delta < self.best:
             self.best, self.best_epoch, self.wait = loss, epoch, 0
             return True
         self.wait += 1

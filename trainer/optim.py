@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dmt_tui.presets.config_types import OptimizerConfig, RunConfig
+
 
 def _kwargs(opt: dict[str, Any], *names: str) -> dict[str, Any]:
     """The preset's values for these optimizer arguments (eps: null keeps PyTorch's default),
@@ -40,23 +42,23 @@ OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.o
 CAPTURABLE = frozenset({"adam", "adamw", "rmsprop"})  # take capturable=True
 
 
-def build_optimizer(params: Iterable[nn.Parameter], opt: dict[str, Any],
+def build_optimizer(params: Iterable[nn.Parameter], opt: OptimizerConfig,
                     capturable: bool = False) -> torch.optim.Optimizer:
     """The preset's optimizer, as one fused kernel where this torch and device have it.
 
-    A small model's step is dominated by per-tensor dispatch; the fused (else multi-tensor)
-    implementation cuts an Adam step on a [16,16,16] MLP by about a third on a CPU. The maths
-    is PyTorch's, so results match the default implementation to rounding. `capturable`:
-    its steps will be captured in a CUDA graph (trainer.graphs), which Adam, AdamW and
-    RMSprop must be told."""
+    A small model's step is dominated by per-tensor dispatch, and the fused (else
+    multi-tensor) implementation launches one kernel for all tensors; the course's loop in
+    bench/throughput.py (its "plain" column) keeps the default one. The maths is PyTorch's,
+    so results match the default implementation to rounding. `capturable`: its steps will
+    be captured in a CUDA graph (speed.graphs), which Adam, AdamW and RMSprop must be told."""
     params = list(params)
     make = OPTIMIZERS[opt["name"]]
     extra = {"capturable": True} if capturable and opt["name"] in CAPTURABLE else {}
     for implementation in ({"fused": True, **extra}, {"foreach": True, **extra}):
-        chosen = {**opt, "_implementation": implementation}
+        chosen: dict[str, Any] = {**opt, "_implementation": implementation}
         if _steps(make, chosen, params[0]):
             return make(params, chosen)
-    return make(params, opt)
+    return make(params, dict(opt))
 
 
 def _steps(make: Callable[[Iterable[nn.Parameter], dict[str, Any]], torch.optim.Optimizer],
@@ -80,7 +82,7 @@ def noam_lr(k: int, d_model: int, warmup: int, factor: float) -> float:
     return factor * d_model**-0.5 * min(k**-0.5, k * warmup**-1.5)
 
 
-def schedule_fn(config: dict[str, Any], steps_per_epoch: int) -> Callable[[int], float] | None:
+def schedule_fn(config: RunConfig, steps_per_epoch: int) -> Callable[[int], float] | None:
     """lr as a function of the optimizer step k (from 1), or None for a constant lr."""
     sched, base = config["schedule"], config["optimizer"]["lr"]
     name = sched["name"]

@@ -146,8 +146,8 @@ class MonitorScreen(Screen[None]):
             self._select_when_seen = None
         if self.selected is None:
             self.selected = runs_list.selected_run
-        if self.selected in applied.histories:  # its events arrived: draw them now
-            self.redraw()
+        if self.selected in applied.histories:  # its events arrived: draw them now, the
+            self.redraw(TICK_GROUPS[0])  # loss plot first; the gradient panel at its tick
         elif any(record.run_id == self.selected for record in applied.changed):
             # Now, with the list's row, not at the next tick: the panels never lag the list.
             # Each panel redraws only when its data changed, so this adds no redraws.

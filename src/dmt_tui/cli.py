@@ -19,6 +19,11 @@ def _runs_dir(args: argparse.Namespace) -> Path:
 def presets_command(args: argparse.Namespace) -> int:
     from dmt_tui.presets import list_presets, user_presets_dir
 
+    if args.schema:
+        from dmt_tui.presets.schema import schema_lines
+
+        print("\n".join(schema_lines()))
+        return 0
     found = list_presets(user_presets_dir(args.presets_dir))
     width = max(len(p.name) for p in found)
     for info in found:
@@ -63,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=None)
     listing = commands.add_parser("presets", help="built-in and user presets")
     listing.add_argument("--presets-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    listing.add_argument("--schema", action="store_true",
+                         help="every preset key with its default and what it allows")
     listing.set_defaults(handler=presets_command)
     runs = commands.add_parser("runs", help="a table of runs and their states")
     runs.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
@@ -76,17 +83,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First thing, before any heavy import: a Ctrl-C while modules load (torch takes a
+    # second or two) is a stop request, never a KeyboardInterrupt traceback mid-import.
+    from dmt_tui.trainer.stop import StopRequest
+
+    stop = StopRequest()
+    stop.install()
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "train":
-            from dmt_tui.trainer.cli import train_command
+    except BaseException:
+        stop.restore()
+        raise
+    if args.command == "train":
+        from dmt_tui.trainer.cli import train_command
 
-            return train_command(args)
-    except KeyboardInterrupt:  # before `train` takes the signals itself: nothing started
-        train = "train" in (sys.argv[1:] if argv is None else argv)
-        print("dmt-tui: stopped by SIGINT" + ("; no run was started" if train else ""),
-              file=sys.stderr)
-        return 4 if train else 130
+        return train_command(args, stop)
+    stop.restore()  # the other commands take Ctrl-C as usual (the app handles its own keys)
+    if stop:
+        return 130
     if args.handler in (app_command, presets_command):
         from dmt_tui.presets import user_presets_dir
         from dmt_tui.presets.schema import ConfigError

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dmt_tui import rundir
-from dmt_tui.app.history import read_history
+from dmt_tui.app.history import quick_grad, read_history
 from dmt_tui.app.store import slim_epoch, slim_grad, total_mean
 from dmt_tui.app.watcher import RunsWatcher
 from tests.tui.conftest import DATA_RUNS, RECORDED_RUN
@@ -114,3 +114,13 @@ def test_the_newest_grad_is_held_whole_whichever_writer_wrote_it(tmp_path: Path,
     history = read_history(path, block=5000)
     epochs, grads, _ = expected_history(events)
     assert history.grads == grads and history.grads[-1] == events[last]
+
+
+def test_the_trainers_grad_lines_give_their_numbers_without_being_parsed() -> None:
+    """The committed run was written by the real trainer: every one of its `grad` lines
+    takes the quick path, and gives what parsing it gives."""
+    lines = [line for line in RECORDED_EVENTS.read_bytes().splitlines()
+             if line.startswith(b'{"type":"grad"')]
+    assert len(lines) == 25
+    for line in lines:
+        assert quick_grad(line) == slim_grad(json.loads(line))

@@ -47,25 +47,29 @@ class FlatParameters:
         self._reduced: list[torch.Tensor] = []
 
     def backward(self, loss: torch.Tensor, keep: bool) -> None:
-        """Gradients of `loss` into `param.grad`, gathered by one kernel. With `keep`, into
-        the block's next row, where they stay for the layer norms."""
+        """Gradients of `loss` into `param.grad`, gathered by one kernel. With `keep`, also
+        into the block's next row, where they stay for the layer norms."""
         grads = torch.autograd.grad(loss, self.params, allow_unused=True,
                                     materialize_grads=True)
-        if not keep:
-            torch.cat([g.reshape(-1) for g in grads], out=self._grad)
-            if self.param.grad is not self._grad:
-                self.param.grad = self._grad
+        if keep and self._row_index is None:  # the host counts the rows: gather into the row
+            row = self._next_row()
+            torch.cat([g.reshape(-1) for g in grads], out=row)
+            self.param.grad = row
+            self._filled += 1
             return
-        row = self._next_row()
-        torch.cat([g.reshape(-1) for g in grads], out=row)
-        self.param.grad = row
-        self._filled += 1
-        if self._row_index is not None:  # an eager step between replayed ones
-            self._row_index.add_(1)
+        torch.cat([g.reshape(-1) for g in grads], out=self._grad)
+        if self.param.grad is not self._grad:
+            self.param.grad = self._grad
+        row_index = self._row_index
+        if keep and row_index is not None:  # into the row the device's counter names
+            self._block.index_copy_(0, row_index, self._grad.unsqueeze(0))
+            row_index.add_(1)
 
-    # Steps replayed from a CUDA graph (trainer.graphs) keep their gradient inside the graph,
-    # at the row that a counter on the device names, so keeping it launches nothing. The
-    # host counts the same rows (`_filled`) to know when the block is full.
+    # A step replayed from a CUDA graph (speed.graphs) cannot ask the host which row is next:
+    # the graph holds the block's address and a counter on the device names the row. Every
+    # step of such a run, replayed or eager, keeps its gradient that way, and the host
+    # counts the same rows around the step (`make_room`, `count_kept_row`) to know when the
+    # block is full. Until `count_rows_on_device`, those two do nothing.
 
     def count_rows_on_device(self) -> None:
         """Make the block now (a graph holds its address) and count its rows on the device."""
@@ -74,19 +78,14 @@ class FlatParameters:
         self._row_index = torch.zeros(1, dtype=torch.long, device=self.param.device)
 
     def make_room(self) -> None:
-        """Before a replayed step: reduce a full block."""
-        if self._filled == len(self._rows):
+        """Before a step whose rows the device counts: reduce a full block."""
+        if self._row_index is not None and self._filled == len(self._rows):
             self._reduce()
 
-    def keep_in_graph(self) -> None:
-        """(Captured.) The gradient in the fixed buffer into the counted row; count it."""
-        assert self._row_index is not None, "count_rows_on_device first"
-        self._block.index_copy_(0, self._row_index, self._grad.unsqueeze(0))
-        self._row_index.add_(1)
-
-    def kept_in_graph(self) -> None:
-        """After a replayed step: the host's count of its row."""
-        self._filled += 1
+    def count_kept_row(self) -> None:
+        """After a step whose rows the device counts: the host's count of its row."""
+        if self._row_index is not None:
+            self._filled += 1
 
     def _next_row(self) -> torch.Tensor:
         if not self._rows:
