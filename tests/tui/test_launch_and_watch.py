@@ -21,6 +21,7 @@ from dmt_tui.app.monitor import MonitorScreen
 from tests.tui.conftest import run_state, screen_text, wait_for, wait_for_text
 
 pytestmark = pytest.mark.slow
+LONG = "100000"  # epochs of a run that is still training whenever a test looks
 
 
 def widget_text(app: DmtApp, widget: Widget) -> str:
@@ -46,7 +47,10 @@ async def launch_tiny(app: DmtApp, pilot: Pilot[None], epochs: str) -> Path:
     await wait_for_text(pilot, "a small fast net for the app's tests")
     await pilot.press("tab", "tab", "tab", "tab")  # activation, optimizer, lr, epochs
     assert app.focused is not None and app.focused.id == "field-train-epochs"
-    await pilot.press(*epochs, "enter")
+    if epochs == LONG:  # patience 0: a long run never stops early, it trains until stopped
+        await pilot.press(*epochs, "tab", "tab", "tab", "0", "enter")
+    else:
+        await pilot.press(*epochs, "enter")
     await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
     await wait_for(pilot, lambda: bool(set(app.runs_dir.glob("*-tiny*")) - known),
                    "the run folder")
@@ -59,7 +63,7 @@ async def test_launch_with_keys_then_watch_epochs_arrive(
     teardown): every state waited for here is one it always reaches."""
     app = DmtApp(runs_dir, presets_dir)
     async with app.run_test(size=(120, 36)) as pilot:
-        run_dir = await launch_tiny(app, pilot, "100000")
+        run_dir = await launch_tiny(app, pilot, LONG)
         assert len(trainers) == 1
         await wait_for_text(pilot, run_dir.name)
         await wait_for(pilot, lambda: shown_epoch(app) >= 1, "the first epoch")
@@ -91,8 +95,8 @@ async def test_s_stops_the_selected_run_after_confirmation(
     """Two runs train at once; `s` stops the selected one (the newest) and only that."""
     app = DmtApp(runs_dir, presets_dir)
     async with app.run_test(size=(120, 36)) as pilot:
-        other = await launch_tiny(app, pilot, "100000")
-        run_dir = await launch_tiny(app, pilot, "100000")
+        other = await launch_tiny(app, pilot, LONG)
+        run_dir = await launch_tiny(app, pilot, LONG)
         await wait_for_text(pilot, "2 runs, 2 training")
         await wait_for(pilot, lambda: shown_epoch(app) >= 1 and run_dir.name in
                        screen_text(app), "the first epoch of the second run")
@@ -118,7 +122,7 @@ async def test_q_quits_and_leaves_the_run_training(
         presets_dir: Path, runs_dir: Path, trainers: list[subprocess.Popen[bytes]]) -> None:
     app = DmtApp(runs_dir, presets_dir)
     async with app.run_test(size=(80, 24)) as pilot:
-        run_dir = await launch_tiny(app, pilot, "100000")
+        run_dir = await launch_tiny(app, pilot, LONG)
         await wait_for(pilot, lambda: shown_epoch(app) >= 1, "the first epoch")
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "the app to exit")
