@@ -123,7 +123,7 @@ async def test_the_app_lists_every_run_and_shows_each(malformed: Path) -> None:
 async def test_the_app_opens_on_a_folder_whose_newest_run_is_bad(tmp_path: Path,
                                                                   bad: str) -> None:
     """The newest run is selected on open: a bad one must not keep the app from opening
-    (today: "no runs yet" for a non-UTF-8 config, a crash for a non-numeric epoch)."""
+    (today: "No runs yet" for a non-UTF-8 config, a crash for a non-numeric epoch)."""
     variant = next(v for v in VARIANTS if v.name == bad)
     runs = tmp_path / "runs"
     made = make_variants(runs, [variant])

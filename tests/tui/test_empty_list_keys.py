@@ -31,7 +31,7 @@ async def press_everything(app: DmtApp, pilot: object) -> None:
 async def test_every_key_on_an_empty_runs_folder(tmp_path: Path) -> None:
     app = DmtApp(tmp_path / "runs")
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for_text(pilot, "no runs yet")
+        await wait_for_text(pilot, "No runs yet")
         await press_everything(app, pilot)
         await pilot.press("question_mark")
         await wait_for_text(pilot, "Delete confirmation", timeout=20)
@@ -45,7 +45,7 @@ async def test_every_key_after_the_filter_hides_every_run(recorded_runs: Path) -
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for_text(pilot, "finished", "deep-sigmoid-vanishing")
         await pilot.press("f")  # live: the finished run is filtered away
-        await wait_for(pilot, lambda: "0 of 1 run" in screen_text(app), "an empty filter")
+        await wait_for(pilot, lambda: "none live of 1 runs" in screen_text(app), "an empty filter")
         await press_everything(app, pilot)
         for _ in STATE_FILTERS:  # round every filter, every key on each
             await pilot.press("f")
@@ -58,7 +58,7 @@ async def test_every_key_after_the_filter_hides_every_run(recorded_runs: Path) -
 async def test_one_key_on_an_empty_list(tmp_path: Path, key: str) -> None:
     app = DmtApp(tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for_text(pilot, "no runs yet")
+        await wait_for_text(pilot, "No runs yet")
         await pilot.press(key)
         await pilot.pause(0.3)
         assert app.is_running
