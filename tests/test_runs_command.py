@@ -121,7 +121,7 @@ def test_a_live_trainer_shows_running_until_its_heartbeat_goes_stale(crashed_cop
     assert table(runs("--runs-dir", str(crashed_copy.parent))[0])[0]["STATE"] == "running"
     status["updated"] = time.time() - 300  # alive, but silent for five minutes: paused?
     status_path.write_text(json.dumps(status))
-    assert table(runs("--runs-dir", str(crashed_copy.parent))[0])[0]["STATE"] == "not_responding"
+    assert table(runs("--runs-dir", str(crashed_copy.parent))[0])[0]["STATE"] == "not-responding"
     status["host"] = "another-host"  # its process cannot be asked: taken for crashed
     status_path.write_text(json.dumps(status))
     assert table(runs("--runs-dir", str(crashed_copy.parent))[0])[0]["STATE"] == "crashed"

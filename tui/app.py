@@ -98,20 +98,21 @@ class DmtApp(App[None]):
         """Every key of the app, screen by screen."""
         if isinstance(self.screen, HelpScreen):
             return
-        # the plots' view keys in the second column, so that every key fits at 80x24
+        # The keys that work everywhere first and the plots' view keys in the second column,
+        # so that at 80x24 the first column fits whole; the second scrolls.
         views = [b for b in MonitorScreen.BINDINGS
                  if isinstance(b, Binding) and b.id in MonitorScreen.VIEW_KEYS]
         self.push_screen(HelpScreen(
-            [("Runs and panels", [
-                Binding("up,down", "", "Select a run in the list", key_display="↑ ↓"),
+            [("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
+                                                     "Command palette")]),
+             ("Runs and panels", [
+                Binding("up,down", "", "Select a run", key_display="↑ ↓"),
                 *[b for b in MonitorScreen.BINDINGS if b not in views],
-                Binding("tab", "", "Panels, then ↑ ↓ scroll")]),
-             ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
-                                                     "Command palette")])],
+                Binding("tab", "", "Next panel")])],
             [("Views", views),
              ("Comparison", CompareScreen.BINDINGS),
              ("New-run form", [*LaunchForm.BINDINGS,
-                               Binding("space", "", "Open a choice field's list")]),
+                               Binding("space", "", "Open a choice list")]),
              ("Stop confirmation", StopConfirm.BINDINGS),
              ("Delete confirmation", DeleteConfirm.BINDINGS),
              ("Experiment view", ExperimentScreen.BINDINGS),

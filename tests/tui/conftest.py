@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 
 import dmt_tui.app.launch_form
 from dmt_tui import rundir
+from dmt_tui.app.launch_fields import FIELDS
 
 DATA_RUNS = Path(__file__).resolve().parent.parent / "data" / "recorded"
 RECORDED_RUN = "20261126-154811-deep-sigmoid-vanishing"
@@ -119,6 +120,15 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str,
             raise AssertionError(f"timed out waiting for {what}; the screen:\n"
                                  f"{screen_text(pilot.app)}")
         await pilot.pause(0.1)
+
+
+async def tab_to(app: App[Any], pilot: Pilot[Any], widget_id: str) -> None:
+    """Press tab until the widget has the focus (the form's fields in order, then round)."""
+    for _ in range(len(FIELDS) + 2):
+        if app.focused is not None and app.focused.id == widget_id:
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"tab never reached {widget_id}")
 
 
 def run_state(run_dir: Path) -> str:

@@ -11,7 +11,7 @@ from dmt_tui.app.schedule_preview import SchedulePreview
 from dmt_tui.app.ticks import compact
 from dmt_tui.presets import load_preset
 from dmt_tui.presets.schedules import noam_lr
-from tests.tui.conftest import screen_text, wait_for, wait_for_text
+from tests.tui.conftest import screen_text, tab_to, wait_for, wait_for_text
 
 
 async def test_activation_and_schedule_previews(tmp_path: Path) -> None:
@@ -23,12 +23,12 @@ async def test_activation_and_schedule_previews(tmp_path: Path) -> None:
         await pilot.press("tab")  # to the activation field: binary-step's
         await wait_for_text(pilot, "binary_step  [f ━ cyan, f' ━ orange]",
                             "lr schedule none  (25 steps/epoch)")  # 800 rows / 32
-        await pilot.press("enter", "down")  # the open list, one further: sigmoid
+        await pilot.press("space", "down")  # the open list, one further: sigmoid
         plot = app.screen.query_one(ActivationPreview)  # its title is under the open list
         await wait_for(pilot, lambda: plot.activation == "sigmoid", "sigmoid's plot")
         await pilot.press("escape")
-        await pilot.press(*["tab"] * 7)  # optimizer ... patience, then the schedule
-        await pilot.press("enter", "down", "enter")  # none -> noam
+        await tab_to(app, pilot, "field-schedule-name")
+        await pilot.press("space", "down", "enter")  # none -> noam
         await wait_for_text(pilot, "lr schedule noam  (25 steps/epoch)")
         preview = app.screen.query_one(SchedulePreview)
         config = load_preset("binary-step", ["schedule.name=noam"])
