@@ -25,20 +25,27 @@ from textual.worker import Worker, WorkerState
 from dmt_tui import rundir
 from dmt_tui.app.boundary_panel import BoundaryPanel
 from dmt_tui.app.compare_screen import CompareScreen
-from dmt_tui.app.confirm import DeleteConfirm, ExportDialog, RunNoteDialog, StopConfirm
+from dmt_tui.app.confirm import (
+    DeleteConfirm,
+    ExportDialog,
+    ResumeConfirm,
+    RunNoteDialog,
+    StopConfirm,
+)
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
 from dmt_tui.app.experiment_form import new_experiment, open_experiment
 from dmt_tui.app.grad_panel import GradPanel
 from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.launch_form import Launched, LaunchForm
 from dmt_tui.app.loss_panel import LossPanel
-from dmt_tui.app.messages import RunGone, RunSelected, RunsPolled, WatcherFailed
+from dmt_tui.app.messages import ResumeRefused, RunGone, RunSelected, RunsPolled, WatcherFailed
 from dmt_tui.app.progress_panel import ProgressPanel
+from dmt_tui.app.resume import resume_refusal
 from dmt_tui.app.run_info_panel import RunInfoPanel
 from dmt_tui.app.runs_list import RunsList
 from dmt_tui.app.store import RunStore
 from dmt_tui.app.watcher import RunsWatcher
-from dmt_tui.rundir.launch import stop
+from dmt_tui.rundir.launch import resume, stop
 from dmt_tui.rundir.meta import write_meta
 from dmt_tui.rundir.record import RunRecord
 
@@ -74,6 +81,7 @@ class MonitorScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "new_run", "New run", id="monitor.new_run"),
         Binding("s", "stop_run", "Stop run", id="monitor.stop_run"),
+        Binding("R", "resume_run", "Resume run", show=False, id="monitor.resume_run"),
         Binding("l", "toggle_log", "Log y", id="monitor.toggle_log"),
         Binding("r", "toggle_lr", "LR", id="monitor.toggle_lr"),
         Binding("b", "toggle_boundary", "Boundary", id="monitor.toggle_boundary"),
@@ -251,6 +259,36 @@ class MonitorScreen(Screen[None]):
                 self.watcher.wake()
 
         self.app.push_screen(StopConfirm(record.run_id), answered)
+
+    def action_resume_run(self) -> None:
+        """Ask, then train the selected ended run on from its last.pt (`train --resume`)."""
+        record = self.record
+        refusal = resume_refusal(record)
+        if record is None or refusal:
+            self.notify(refusal or "", title="Not resumed", severity="warning")
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            refusal = resume_refusal(record) if confirmed else None  # asked again: it may
+            if not confirmed or refusal:  # have been resumed from a shell meanwhile
+                if refusal:
+                    self.notify(refusal, title="Not resumed", severity="warning")
+                return
+            try:
+                process = resume(record.run_dir)
+            except rundir.RunDirError as err:
+                self.notify(str(err), title="Not resumed", severity="error")
+                return
+            if self.watcher is not None:
+                self.watcher.resume(record.run_id, process)
+            self.notify(f"resuming {record.run_id}", title="Resume")
+
+        self.app.push_screen(ResumeConfirm(record.run_id, record.state, record.epoch,
+                                           record.epochs_total), answered)
+
+    def on_resume_refused(self, message: ResumeRefused) -> None:
+        self.notify(f"{message.run_id}: {message.error}", title="Not resumed",
+                    severity="error", timeout=10)
 
     def action_toggle_log(self) -> None:
         """Put the loss plot's losses on a log axis, or back on a linear one."""
