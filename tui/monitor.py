@@ -25,13 +25,7 @@ from textual.worker import Worker, WorkerState
 from dmt_tui import rundir
 from dmt_tui.app.boundary_panel import BoundaryPanel
 from dmt_tui.app.compare_screen import CompareScreen
-from dmt_tui.app.confirm import (
-    DeleteConfirm,
-    ExportDialog,
-    ResumeConfirm,
-    RunNoteDialog,
-    StopConfirm,
-)
+from dmt_tui.app.confirm import DeleteConfirm, ExportDialog, RunNoteDialog, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
 from dmt_tui.app.experiment_form import new_experiment, open_experiment
 from dmt_tui.app.grad_panel import GradPanel
@@ -40,12 +34,12 @@ from dmt_tui.app.launch_form import Launched, LaunchForm
 from dmt_tui.app.loss_panel import LossPanel
 from dmt_tui.app.messages import ResumeRefused, RunGone, RunSelected, RunsPolled, WatcherFailed
 from dmt_tui.app.progress_panel import ProgressPanel
-from dmt_tui.app.resume import resume_refusal
+from dmt_tui.app.resume import ask_to_resume
 from dmt_tui.app.run_info_panel import RunInfoPanel
 from dmt_tui.app.runs_list import RunsList
 from dmt_tui.app.store import RunStore
 from dmt_tui.app.watcher import RunsWatcher
-from dmt_tui.rundir.launch import resume, stop
+from dmt_tui.rundir.launch import stop
 from dmt_tui.rundir.meta import write_meta
 from dmt_tui.rundir.record import RunRecord
 
@@ -262,29 +256,7 @@ class MonitorScreen(Screen[None]):
 
     def action_resume_run(self) -> None:
         """Ask, then train the selected ended run on from its last.pt (`train --resume`)."""
-        record = self.record
-        refusal = resume_refusal(record)
-        if record is None or refusal:
-            self.notify(refusal or "", title="Not resumed", severity="warning")
-            return
-
-        def answered(confirmed: bool | None) -> None:
-            refusal = resume_refusal(record) if confirmed else None  # asked again: it may
-            if not confirmed or refusal:  # have been resumed from a shell meanwhile
-                if refusal:
-                    self.notify(refusal, title="Not resumed", severity="warning")
-                return
-            try:
-                process = resume(record.run_dir)
-            except rundir.RunDirError as err:
-                self.notify(str(err), title="Not resumed", severity="error")
-                return
-            if self.watcher is not None:
-                self.watcher.resume(record.run_id, process)
-            self.notify(f"resuming {record.run_id}", title="Resume")
-
-        self.app.push_screen(ResumeConfirm(record.run_id, record.state, record.epoch,
-                                           record.epochs_total), answered)
+        ask_to_resume(self, self.record)
 
     def on_resume_refused(self, message: ResumeRefused) -> None:
         self.notify(f"{message.run_id}: {message.error}", title="Not resumed",

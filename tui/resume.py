@@ -7,8 +7,15 @@ has trained all its epochs (the app cannot give it more; the command line can).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dmt_tui import rundir
+from dmt_tui.app.confirm import ResumeConfirm
+from dmt_tui.rundir.launch import resume
 from dmt_tui.rundir.record import RunRecord
+
+if TYPE_CHECKING:
+    from dmt_tui.app.monitor import MonitorScreen
 
 
 def resume_refusal(record: RunRecord | None) -> str | None:
@@ -31,3 +38,30 @@ def resume_refusal(record: RunRecord | None) -> str | None:
         return (f"{run_id} has trained all {total} of its epochs; to train it longer: "
                 f"dmt-tui train --resume {run_id} --set train.epochs=N")
     return None
+
+
+def ask_to_resume(screen: MonitorScreen, record: RunRecord | None) -> None:
+    """`R` on the monitor: refuse with a note, or ask, then start the trainer and have the
+    watcher read the run as live again."""
+    refusal = resume_refusal(record)
+    if record is None or refusal:
+        screen.notify(refusal or "", title="Not resumed", severity="warning")
+        return
+
+    def answered(confirmed: bool | None) -> None:
+        refusal = resume_refusal(record) if confirmed else None  # asked again: it may have
+        if not confirmed or refusal:  # been resumed from a shell while the question was up
+            if refusal:
+                screen.notify(refusal, title="Not resumed", severity="warning")
+            return
+        try:
+            process = resume(record.run_dir)
+        except rundir.RunDirError as err:
+            screen.notify(str(err), title="Not resumed", severity="error")
+            return
+        if screen.watcher is not None:
+            screen.watcher.resume(record.run_id, process)
+        screen.notify(f"resuming {record.run_id}", title="Resume")
+
+    screen.app.push_screen(ResumeConfirm(record.run_id, record.state, record.epoch,
+                                         record.epochs_total), answered)

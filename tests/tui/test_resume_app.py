@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-import dmt_tui.app.monitor
+import dmt_tui.app.resume
 from dmt_tui.app.app import DmtApp
 from dmt_tui.app.confirm import ResumeConfirm, StopConfirm
 from dmt_tui.app.monitor import MonitorScreen
@@ -108,13 +108,13 @@ def runs(trained: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
 def resumed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Every trainer `R` starts; each is stopped (then killed) at teardown."""
     started: list[subprocess.Popen[bytes]] = []
-    real = dmt_tui.app.monitor.resume
+    real = dmt_tui.app.resume.resume
 
     def recording(run_dir: Path) -> subprocess.Popen[bytes]:
         started.append(process := real(run_dir))
         return process
 
-    monkeypatch.setattr(dmt_tui.app.monitor, "resume", recording)
+    monkeypatch.setattr(dmt_tui.app.resume, "resume", recording)
     yield started
     for process in started:
         end_process(process)
