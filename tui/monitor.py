@@ -98,6 +98,10 @@ class MonitorScreen(Screen[None]):
         Binding("g", "new_experiment", "New experiment", show=False,
                 id="monitor.new_experiment"),
         Binding("x", "experiment", "Experiment view", show=False, id="monitor.experiment"),
+        # The list's own `enter` (DataTable's select) reaches it first; this names it in `?`
+        # and the palette.
+        Binding("enter", "toggle_experiment", "Open/close experiment", show=False,
+                id="monitor.toggle_experiment"),
         # not in the footer, which has no room left at 80 columns; `?` lists it
         Binding("m", "metrics", "Metrics", show=False, id="monitor.metrics"),
     ]
@@ -126,7 +130,7 @@ class MonitorScreen(Screen[None]):
         self._tick = 0  # which of TICK_GROUPS the redraw timer drew last
 
     def compose(self) -> ComposeResult:
-        yield RunsList(id="runs")
+        yield RunsList(id="runs", runs_dir=self.runs_dir)
         # Scrolls only when the terminal is smaller than the panels' minimum sizes.
         with VerticalScroll(id="panels"), Vertical(id="panel-stack"):
             with Horizontal(id="top-row"):
@@ -352,6 +356,11 @@ class MonitorScreen(Screen[None]):
 
     def action_experiment(self) -> None:
         open_experiment(self, self.record)
+
+    def action_toggle_experiment(self) -> None:
+        """Show an experiment's trials under its row in the list, or hide them again."""
+        if not self.query_one(RunsList).toggle_experiment():
+            self.notify("not an experiment: its row opens with enter", severity="warning")
 
     def action_compare(self) -> None:
         """Open the comparison of the marked runs."""
