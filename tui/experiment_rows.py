@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
+from textual.screen import Screen
 
 from dmt_tui import rundir
 from dmt_tui.app.format import number
 from dmt_tui.rundir import manifest as manifests
 from dmt_tui.rundir.record import RunRecord
+from dmt_tui.rundir.scheduler import stop_experiment
 
 # Row keys of experiment rows: a run id never holds a colon (presets.schema.NAME_PATTERN).
 ROW_PREFIX = "experiment:"
@@ -79,6 +83,10 @@ class Manifests:
                 all(t.get("state") in manifests.ENDED for t in trials))
         self._known[experiment_id] = info
         return info
+
+    def forget(self) -> None:
+        """Read every manifest again when next asked (one was just written)."""
+        self._known.clear()
 
 
 @dataclass
@@ -148,3 +156,29 @@ def experiment_cells(group: Group, expanded: bool, marked: int, wide: bool
         Text(group.progress_text(), justify="right"),
         Text(number(best.best[1]) if best else "-", justify="right"))
     return (*cells, f"best {group_label(best)}" if best else "") if wide else cells
+
+
+def stop_from_row(screen: Screen[Any], runs_dir: Path, experiment_id: str,
+                  then: Callable[[], None]) -> None:
+    """`s` on an experiment's row: ask, then stop its running trials and cancel its queue
+    (runs already ended keep their data), then call `then`; an ended experiment is left
+    as it is."""
+    from dmt_tui.app.experiment_view import StopExperimentConfirm  # plotting loads on use
+
+    manifest = manifests.find(runs_dir, experiment_id)
+    if manifest is None:
+        screen.notify(f"the manifest of {experiment_id} cannot be read: enter opens the "
+                      "experiment, s on a trial stops that trial", severity="warning")
+        return
+    state = manifests.experiment_state(manifest, manifests.trial_states(runs_dir, manifest))
+    if state not in ("running", "interrupted"):
+        screen.notify(f"{experiment_id} is not running ({state})", severity="warning")
+        return
+
+    def answered(yes: bool | None) -> None:
+        if yes:  # read again: the scheduler may have moved on while the dialog was open
+            latest = manifests.find(runs_dir, experiment_id) or manifest
+            screen.notify(stop_experiment(runs_dir, latest), title="Experiment")
+            then()
+
+    screen.app.push_screen(StopExperimentConfirm(experiment_id), answered)

@@ -188,6 +188,11 @@ class RunsList(DataTable[Text | str]):
         self._sync()
         return run_id
 
+    def reread_experiments(self) -> None:
+        """Show the manifests as they are now (after the app itself changed one)."""
+        self.manifests.forget()
+        self._sync()
+
     def toggle_experiment(self) -> bool:
         """Open the experiment under the cursor to show its trials, or close it; on one of
         its trials, close it and go to its row. False when the cursor is on a lone run."""

@@ -7,14 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmt_tui.app.app import DmtApp
-from dmt_tui.app.experiment_view import ExperimentScreen
+from dmt_tui.app.experiment_view import ExperimentScreen, StopExperimentConfirm
 from dmt_tui.app.monitor import MonitorScreen
 from dmt_tui.app.runs_list import RunsList
+from dmt_tui.rundir import manifest as manifests
 from tests.tui.conftest import RECORDED_RUN, screen_text, wait_for, wait_for_text
 from tests.tui.made_experiment import EXPERIMENT, TRIALS, make_experiment
 
 BEST = TRIALS[2][1]  # lr 0.05 seed 0: half the recorded losses
 TRIAL_NAMES = [run_id.partition("-")[2] for _, run_id, *_ in TRIALS]  # as listed, no date
+
+
+def notified(app: DmtApp, text: str) -> bool:
+    return any(text in " ".join(n.message.split()) for n in app._notifications)
 
 
 def row_of(text: str, needle: str) -> str:
@@ -84,3 +89,33 @@ async def test_filter_sort_marks_and_x_work_on_an_experiment_row(tmp_path: Path)
         await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen), "the view")
         assert isinstance(app.screen, ExperimentScreen)
         assert app.screen.experiment_id == EXPERIMENT
+
+
+async def test_s_on_the_row_stops_the_experiment_and_d_t_ask_for_a_trial(
+        tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    make_experiment(runs_dir)  # interrupted: its scheduler is gone, one trial still queued
+    app = DmtApp(runs_dir)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        runs_list = app.screen.query_one(RunsList)
+        await wait_for_text(pilot, "▸ lr-sweep", "3/4 done")
+        assert runs_list.selected_experiment == EXPERIMENT
+        await pilot.press("d")
+        await wait_for(pilot, lambda: notified(app, "pick the trial to delete"), "the warning")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: notified(app, "pick the trial to name"), "the warning")
+        assert isinstance(app.screen, MonitorScreen)
+        assert all((runs_dir / run_id).is_dir() for _, run_id, *_ in TRIALS)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StopExperimentConfirm), "asking")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: notified(app, f"stopped {EXPERIMENT}"), "stopped")
+        text = await wait_for_text(pilot, "4/4 done")
+        assert "4/4 done" in row_of(text, "▸ lr-sweep")
+        manifest = manifests.find(runs_dir, EXPERIMENT)
+        assert manifest is not None
+        assert [t["state"] for t in manifest["trials"]] == [*["finished"] * 3, "cancelled"]
+        await pilot.press("s")  # ended now: nothing to ask
+        await wait_for(pilot, lambda: notified(app, f"{EXPERIMENT} is not running (stopped)"),
+                       "the warning")
+        assert isinstance(app.screen, MonitorScreen)
