@@ -18,16 +18,19 @@ from textual.widgets import DataTable, Footer, Static
 from dmt_tui.app.compare_plots import CompareDepthPanel, CompareLossPanel, run_style
 from dmt_tui.app.config_diff import differences
 from dmt_tui.app.format import number, state_text
+from dmt_tui.app.seed_bands import colour_indices
 from dmt_tui.rundir.record import RunRecord
 
 REDRAW_S = 0.25  # as the monitor: live runs redraw at most four times a second
 
 
 def legend(records: list[RunRecord]) -> Text:
-    """One line per run: its colour, its number in the table, its id, state and length."""
+    """One line per run: its colour, its number in the table, its id, state and length.
+    Seeds of one experiment's configuration share a colour (seed_bands)."""
     lines = []
-    for index, record in enumerate(records):
-        style = run_style(index)
+    for index, (colour, record) in enumerate(zip(colour_indices(records), records,
+                                                 strict=True)):
+        style = run_style(colour)
         epochs = len(record.epochs)
         lines.append(Text.assemble(
             ("━━ ", style), (f"{index + 1} ", f"bold {style}"), (record.run_id, "bold"),
@@ -104,8 +107,8 @@ class CompareScreen(Screen[None]):
         table: DataTable[Text | str] = self.query_one("#compare-diff", DataTable)
         table.clear(columns=True)
         table.add_column("setting", key="setting")
-        for index in range(len(self.records)):
-            table.add_column(Text(f"━ {index + 1}", style=f"bold {run_style(index)}"),
+        for index, colour in enumerate(colour_indices(self.records)):
+            table.add_column(Text(f"━ {index + 1}", style=f"bold {run_style(colour)}"),
                              key=str(index))
         for label, cells in best_rows(self.records):
             table.add_row(Text(label, style="bold"), *cells)

@@ -128,7 +128,7 @@ class RunsList(DataTable[Text | str]):
         wide, short = self.size.width >= WIDE, self.size.width < NARROW
         if (wide, short) == (self.wide, self.short_ids):
             return
-        selected = self.selected_run
+        selected = self.selected_key  # an experiment's row stays selected, open or not
         self.wide, self.short_ids = wide, short
         self.clear(columns=True)
         self._rows.clear()
