@@ -4,6 +4,9 @@ filters, sort, marks and `x` still work on it. On a crafted experiment (made_exp
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
 from dmt_tui.app.app import DmtApp
@@ -119,3 +122,26 @@ async def test_s_on_the_row_stops_the_experiment_and_d_t_ask_for_a_trial(
         await wait_for(pilot, lambda: notified(app, f"{EXPERIMENT} is not running (stopped)"),
                        "the warning")
         assert isinstance(app.screen, MonitorScreen)
+
+
+async def test_the_row_counts_a_trial_as_it_ends(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    make_experiment(runs_dir)
+    # the best trial still training: no end event yet, a status a live trainer writes
+    run_dir = runs_dir / BEST
+    lines = (run_dir / "events.jsonl").read_text("utf-8").splitlines(keepends=True)
+    end_line = lines.pop()
+    assert json.loads(end_line)["type"] == "end"
+    (run_dir / "events.jsonl").write_text("".join(lines), "utf-8")
+    finished = json.loads((run_dir / "status.json").read_text("utf-8"))
+    (run_dir / "status.json").write_text(json.dumps(
+        {**finished, "state": "running", "pid": os.getpid(), "updated": time.time()}), "utf-8")
+    app = DmtApp(runs_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        text = await wait_for_text(pilot, "▸ lr-sweep", "2/4 done")
+        assert "1 running" in row_of(text, "▸ lr-sweep")
+        with (run_dir / "events.jsonl").open("a", encoding="utf-8") as events:
+            events.write(end_line)
+        (run_dir / "status.json").write_text(json.dumps(finished), "utf-8")
+        text = await wait_for_text(pilot, "3/4 done")
+        assert "ended" in row_of(text, "▸ lr-sweep")
