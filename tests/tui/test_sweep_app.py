@@ -53,9 +53,10 @@ async def test_a_lesson_launches_in_three_keys_and_its_view_is_drawn(
         assert manifest["preset"] == "warmup" and len(manifest["trials"]) == 2
         assert all(t["run_id"] for t in manifest["trials"])
         # both configurations on the leaderboard with a loss, and the plots drawn
-        await wait_for(pilot, lambda: "no epochs yet" not in screen_text(app)
-                       and "no gradient statistics yet" not in screen_text(app),
-                       "the plots", timeout=60)
+        await wait_for(pilot, lambda: all(
+            text not in screen_text(app) for text in
+            ("no epochs yet", "no gradient statistics yet", "reading the trials' runs"))
+            and "●" in screen_text(app), "the plots", timeout=60)
         board = screen_text(app)
         for label in ("━ schedule.name=noam", "━ schedule.name=none optimizer.lr=0.011"):
             row = next(line for line in board.splitlines() if label in line)
