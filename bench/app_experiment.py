@@ -7,10 +7,11 @@ this project's own budget, its plots of all 200 trials within 1 s).
 The experiment is planned as `dmt-tui sweep` plans one (xor-adam, 20 learning rates x 10
 seeds) and its manifest written as the scheduler writes it; each trial's run folder is a
 contract-true finished run (bench/synthetic_runs.py: start, epoch and grad events of 4
-layers, end, status.json). The app is the real `dmt-tui` in a 120x36 pty. The clocks stop
-when the screen shows the runs (the newest run's name) and, after `x`, when the experiment
-view's header shows every trial ended and its leaderboard's rows are drawn, and again when
-its plots are (the trials' events are read in a thread: the view does not wait for them).
+layers, end, status.json) whose config.yaml has the scheduler's `experiment` section. The
+app is the real `dmt-tui` in a 120x36 pty. The clocks stop when the screen shows the runs
+(the experiment's one row: `200/200 done`) and, after `x`, when the experiment view's header
+shows every trial ended and its leaderboard's rows are drawn, and again when its plots are
+(the trials' events are read in a thread: the view does not wait for them).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def write_experiment(runs_dir: Path, configurations: int, seeds: int, epochs: in
         for _ in range(epochs):
             run.epoch(progress=False)
         run.finish()
+        with (run.run_dir / "config.yaml").open("a", encoding="utf-8") as config:
+            # what the scheduler adds to a trial's config: the runs list groups it by this
+            config.write(f"experiment: {{id: {written['id']}, group: {{optimizer.lr: "
+                         f"{trial['group']['optimizer.lr']}}}, trial: {index}}}\n")
         trial.update(run_id=run.run_dir.name, state="finished")
     written["state"] = "finished"
     manifest.write(runs_dir, written)
@@ -56,10 +61,9 @@ def measure(runs_dir: Path, trials: int) -> tuple[float, float, float, float]:
     """Seconds to the first screen with the runs, seconds from `x` to the drawn experiment
     view (header and leaderboard) and to its plots of every trial (the depth plot's points),
     and the app's peak RSS in MB."""
-    newest = sorted(p.name for p in runs_dir.iterdir() if p.name[0].isdigit())[-1]
     app = PtyApp.dmt_tui(runs_dir)
-    try:
-        app.wait_for(FIRST_FRAME, newest[-20:].encode())
+    try:  # the trials list as the experiment's one row, its progress counted
+        app.wait_for(FIRST_FRAME, f"{trials}/{trials} done".encode())
         first = time.perf_counter() - app.began
         app.drain()
         since = app.press("x")

@@ -277,9 +277,7 @@ class RunsList(DataTable[Text | str]):
             groups[experiment].trials.append(record)
         self.groups = {}
         for experiment, group in groups.items():
-            passing = sorted((r for r in group.trials if shows(self.state_filter, r.state)),
-                             key=lambda r: sort_key(self.sort_by, r))
-            if passing:
+            if any(shows(self.state_filter, r.state) for r in group.trials):
                 self.groups[experiment] = group
                 # by its best trial's loss, or by when its first trial started
                 first = min(group.trials, key=lambda r: r.run_id)
