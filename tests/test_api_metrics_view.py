@@ -53,7 +53,9 @@ async def test_compare_shows_each_runs_own_metrics(tmp_path: Path) -> None:
                           **extra)
     app = DmtApp(runs)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for_text(pilot, "sharp-a", "sharp-b")
+        text = await wait_for_text(pilot, "sharp-a", "sharp-b", "your own data",
+                                   "your own model")
+        assert "None" not in text  # a run without config says nothing it does not know
         await pilot.press("space", "up", "space", "c")  # the newest is selected: mark both
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the comparison")
         text = await wait_for_text(pilot, "sharpness (last)", "margin (last)")
