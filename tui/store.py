@@ -18,8 +18,9 @@ from typing import Any
 from dmt_tui.rundir.record import RunRecord
 
 # Ended runs whose events stay in memory after being looked at: the selected one and the one
-# before, so going back and forth is instant. Each is ~20 MB for 2,000 epochs; fifty would
-# take a gigabyte.
+# before, so going back and forth is instant; the others are read again when selected, so
+# memory grows with the runs looked at now, not with the runs looked at since the start
+# (bench/app_long_run.py measures the app's peak RSS on long runs and 1,000-run folders).
 KEEP_EVENTS = 2
 
 
