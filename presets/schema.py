@@ -324,8 +324,9 @@ def _check_together(config: dict[str, Any], where: str, origins: dict[str, str])
         if not data[key]:
             what = {"path": "the path of its file", "label": "its label column",
                     "x": "the name of its features' array", "y": "the name of its targets' array"}
-            raise ConfigError(f"{at('data.dataset')}: data.{key}: a {data['dataset']} dataset "
-                              f"needs {what[key]}")
+            article = "an" if data["dataset"] == "npz" else "a"
+            raise ConfigError(f"{at('data.dataset')}: data.{key}: {article} {data['dataset']} "
+                              f"dataset needs {what[key]}")
     if model["kind"] == "python":
         for key, needed in (("path", "the path of a .py file"), ("builder", "a function name")):
             if not model[key]:
