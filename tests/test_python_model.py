@@ -154,3 +154,22 @@ def test_the_schema_asks_for_path_and_builder(tmp_path: Path) -> None:
     line = _refused(second, NET, PRESET.replace("builder: make_model", "builder: 3rd"))
     assert line == (f"dmt-tui: error: {second / 'mine.yaml'}: model.builder: expected a Python "
                     f"function name, or null, got '3rd'")
+
+
+def test_relative_paths_are_the_preset_files_or_else_the_current_folders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dmt_tui.presets import load_preset
+
+    preset = _write(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_preset(str(preset))["model"]["path"] == str(tmp_path / "nets" / "mynet.py")
+    typed = load_preset(str(preset), ["model.path=mine.py"])
+    assert typed["model"]["path"] == str(elsewhere / "mine.py")  # where it was typed
+    builtin = load_preset("xor-adam", ["model.kind=python", "model.path=net.py",
+                                       "model.builder=make", "data.dataset=npz",
+                                       "data.path=d.npz", "data.x=x", "data.y=y"])
+    assert builtin["model"]["path"] == str(elsewhere / "net.py")
+    assert builtin["data"]["path"] == str(elsewhere / "d.npz")
+    assert builtin["model"]["hidden"] == []  # the user's file decides the layers
