@@ -404,7 +404,7 @@ def load_file(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[s
     preset, against the current folder (where it was typed); from the user's file, against
     the file's folder. There is no fallback from one to the other."""
     config, origins = _load(read_small_file(path), str(path), overrides)
-    builtin = path.parent.name == "builtin" and path.parent.parent == Path(__file__).parent
+    builtin = path.resolve().parent == Path(__file__).resolve().parent / "builtin"
     uses = (("data", config["data"]["dataset"] in FILE_DATASETS),
             ("model", config["model"]["kind"] == "python"))
     for section, used in uses:
