@@ -26,8 +26,9 @@ from dmt_tui.presets.yaml_io import ConfigError as ConfigError
 from dmt_tui.presets.yaml_io import parse_yaml as parse_yaml
 from dmt_tui.presets.yaml_io import read_small_file as read_small_file
 
-DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "plane", "wine", "diabetes", "csv",
-            "npz", "parquet")
+# csv last: the launch form's list ends with it (`end` reaches it)
+DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "plane", "wine", "diabetes", "npz",
+            "parquet", "csv")
 FILE_DATASETS = ("csv", "npz", "parquet")  # read from data.path
 ACTIVATIONS = (
     "identity", "binary_step", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
