@@ -238,7 +238,7 @@ class RunsList(DataTable[Text | str]):
                              f"by {SORT_ORDERS[self.sort_by]} (o)")
         count = len(self.records)
         if not count:
-            self.border_subtitle = "No runs yet. Press n to start one, ? for keys"
+            self.border_subtitle = "No runs yet. Press n to start one, g for an experiment, ? keys"
             return
         live = sum(1 for r in self.records.values() if r.state in rundir.LIVE_STATES)
         runs = f"{count} run{'' if count == 1 else 's'}, {live} training"
