@@ -18,6 +18,7 @@ from dmt_tui.app.grad_heatmap import GradHeatmap, dead_message, scale_legend
 from dmt_tui.app.plot import Plot
 from dmt_tui.app.series import EventPoints, finite, log10_points, log_ticks, points
 from dmt_tui.app.store import total_mean
+from dmt_tui.app.ticks import whole_ticks
 from dmt_tui.rundir.record import RunRecord
 
 BAR_COLOR, DEPTH_COLOR, TOTAL_COLOR, PICK_COLOR = "cyan", "orange", "magenta", "red"
@@ -197,8 +198,10 @@ class GradPanel(Vertical):
         total = log10_points(self._totals.decimated("total", plot.size.width))
         if total:
             ys = [y for _, y in total]
-            plt.plot([x for x, _ in total], ys, color=TOTAL_COLOR, marker="braille")
+            xs = [x for x, _ in total]
+            plt.plot(xs, ys, color=TOTAL_COLOR, marker="braille")
             plt.yticks(*log_ticks(min(ys), max(ys), (plot.size.height - 4) // 2))
+            plt.xticks(*whole_ticks(min(xs), max(xs), max(2, plot.size.width // 8)))
         plot.refresh()
 
 

@@ -98,3 +98,24 @@ async def test_accuracy_past_the_last_finite_loss_stays_inside(recorded_runs: Pa
             if key:
                 await press_and_redraw(app, pilot, key)
             assert outside_frame(app, app.screen.query_one("#loss-plot")) == [], key
+
+
+async def test_epoch_axes_tick_whole_numbers(recorded_runs: Path) -> None:
+    """The loss plot's and the total gradient norm's epoch axes: 5 10 15, never 5.8 10.5
+    (at 120x36, where the gradient panel's axis is on screen without scrolling). 20 epochs:
+    evenly spaced ticks over 1..20 fall between whole numbers."""
+    events = next(recorded_runs.iterdir()) / "events.jsonl"
+    kept = [line for line in events.read_text().splitlines()
+            if json.loads(line).get("epoch", 0) <= 20 or json.loads(line)["type"] == "end"]
+    events.write_text("\n".join(kept) + "\n")
+    app = DmtApp(recorded_runs)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: "epoch 20:" in screen_text(app), "the run")
+        for plot_id in ("loss-plot", "grad-total"):
+            plot = app.screen.query_one(f"#{plot_id}")
+            await wait_for(pilot, lambda p=plot: any("└" in row for row in rows_of(app, p)),
+                           plot_id)
+            rows = rows_of(app, plot)
+            below = rows[next(i for i, row in enumerate(rows) if "└" in row) + 1]
+            labels = below.strip("│ ").split()
+            assert labels and all(label.isdigit() for label in labels), (plot_id, below)

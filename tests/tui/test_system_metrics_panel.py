@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from dmt_tui.app.app import DmtApp
-from tests.tui.conftest import DATA_RUNS, RECORDED_RUN, wait_for_text
+from tests.tui.conftest import DATA_RUNS, RECORDED_RUN, screen_text, wait_for, wait_for_text
 
 CPU_ONLY = {"rss_mb": 412.4, "cpu_percent": 97.6}
 ON_CUDA = {**CPU_ONLY, "cuda_allocated_mb": 1228.8, "cuda_reserved_mb": 2048.0,
@@ -55,6 +56,19 @@ def panel(screen: str, title: str) -> list[str]:
     raise AssertionError(f"the {title} panel has no bottom edge:\n{screen}")
 
 
+async def shown(app: DmtApp, pilot: Pilot[Any], panel_id: str, text: str) -> str:
+    """The screen once `text` is on it with the panel scrolled into view: at 80x24 the
+    status column scrolls (the gradient panel keeps its place below it)."""
+    widget = app.screen.query_one(f"#{panel_id}")
+
+    def visible() -> bool:
+        widget.scroll_visible(animate=False, immediate=True)
+        return text in screen_text(app)
+
+    await wait_for(pilot, visible, f"{text!r} in #{panel_id}")
+    return screen_text(app)
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "runs"
@@ -68,7 +82,7 @@ async def test_cuda_fields_show_in_the_progress_panel(runs_dir: Path,
     crafted_run(runs_dir, "cuda", ON_CUDA)
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
-        screen = await wait_for_text(pilot, "RSS 412M")
+        screen = await shown(app, pilot, "progress", "RSS 412M")
         rows = panel(screen, "Progress")
         assert rows[0].startswith("epoch 25/25") and "samples/s" in rows[1]
         assert rows[-2:] == ["RSS 412M  CPU 98%  GPU 87% 10.3G",
@@ -81,7 +95,7 @@ async def test_a_cpu_run_shows_memory_and_cpu_only(runs_dir: Path,
     crafted_run(runs_dir, "cpu", CPU_ONLY)
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
-        screen = await wait_for_text(pilot, "RSS 412M")
+        screen = await shown(app, pilot, "progress", "RSS 412M")
         assert panel(screen, "Progress")[-1] == "RSS 412M  CPU 98%"
         assert "CUDA" not in screen and "GPU" not in screen
 
@@ -102,7 +116,7 @@ async def test_a_cuda_oom_shows_its_peak_beside_the_reason(runs_dir: Path,
     crafted_run(runs_dir, "oom", {**ON_CUDA, "cuda_peak_mb": 10444.8}, OOM)
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
-        screen = await wait_for_text(pilot, "peak 10.2G")
+        screen = await shown(app, pilot, "early-stop", "10.2G)")  # 80x24 may wrap it
         ending = " ".join(" ".join(panel(screen, "Early stopping")).split())
         assert "failed: CUDA out of memory (peak 10.2G)" in ending
 
@@ -119,14 +133,16 @@ async def test_no_peak_beside_other_reasons(runs_dir: Path) -> None:
 async def test_every_status_panel_shows_all_its_rows(runs_dir: Path,
                                                      size: tuple[int, int]) -> None:
     """The status column's panels keep every line at both sizes: the Progress panel's
-    last row used to be cut at 80x24."""
+    last row used to be cut at 80x24; there the column scrolls to it."""
     crafted_run(runs_dir, "cuda", ON_CUDA)
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
-        screen = await wait_for_text(pilot, "CUDA alloc")
         # panel() finds each one's bottom edge; the last line of each is above it
+        screen = await shown(app, pilot, "run-info", "7,554 params")
         assert panel(screen, "Run")[-1] == "batch 32  seed 0  7,554 params"
+        screen = await shown(app, pilot, "early-stop", "finished: completed all 25 epochs")
         assert panel(screen, "Early stopping")[-1] == "finished: completed all 25 epochs"
+        screen = await shown(app, pilot, "progress", "CUDA alloc")
         assert panel(screen, "Progress")[-1] == "CUDA alloc 1.2G res 2.0G peak 1.5G"
         if size == (120, 36):  # and the gradient panel below them, whole (at 80x24 the
             # panels scroll to it: test_snapshots.test_gradient_panel_scrolled_into_view)
