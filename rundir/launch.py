@@ -22,7 +22,7 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
            folder_name: str | None = None,
            env: dict[str, str] | None = None) -> tuple[Path, subprocess.Popen[bytes]]:
     """Create the run folder with config.yaml and a `starting` status, then start the trainer
-    (as `nproc` data-parallel processes through torchrun when more than one). The folder is
+    (as `nproc` data-parallel processes when more than one). The folder is
     named after `folder_name` (an experiment's trial) or the preset; `env` is added to the
     trainer's environment. Raises rundir.RunDirError when the runs folder cannot be written."""
     run_dir = rundir.create_run_dir(runs_dir, folder_name or config["name"])
