@@ -7,6 +7,7 @@ dropped SSH connection (SIGHUP to the app's session) or the app's death leaves i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,7 +46,20 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
             # -P, PYTHONSAFEPATH: the installed dmt_tui runs, never a same-named folder in the cwd.
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
         )
+    _note_pid(run_dir, process.pid)
     return run_dir, process
+
+
+def _note_pid(run_dir: Path, pid: int) -> None:
+    """The child's pid (and, through write_status, this host) in status.json at once: a
+    trainer that dies before it writes its own (a python that cannot import us, an argument
+    it refuses) then reads `crashed` as soon as it is gone, not `starting` until its heartbeat
+    goes stale. Only over the `starting` status written above: a child quick enough to have
+    written its own status already knows better."""
+    status = rundir.read_status(run_dir)
+    if status.get("state") == "starting" and status.get("pid") is None:
+        with contextlib.suppress(OSError):  # the child reports a folder it cannot write
+            rundir.write_status(run_dir, **{**status, "pid": pid})
 
 
 def stop(run_dir: Path) -> bool:
