@@ -15,6 +15,7 @@ import pytest
 
 from dmt_tui.rundir import pid_alive
 from dmt_tui.rundir.record import RunRecord, load_runs
+from dmt_tui.trainer.local_ranks import STORE_ENV, rank_environment
 from tests.conftest import wait_until
 
 LONG = ["--set", "data.n_samples=800", "--set", "train.batch_size=64",
@@ -74,13 +75,23 @@ def listening(pid: int) -> list[str]:
     return found
 
 
+def end_all(launcher: subprocess.Popen[str]) -> None:
+    """Whatever a failed test left: the ranks first (a killed launcher would orphan them)."""
+    if launcher.poll() is None:
+        for pid in descendants(launcher.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        launcher.kill()
+        launcher.communicate()
+
+
 def stop(launcher: subprocess.Popen[str]) -> tuple[str, str]:
     with contextlib.suppress(ProcessLookupError):
         launcher.send_signal(signal.SIGTERM)
     try:
         return launcher.communicate(timeout=240)
     finally:
-        launcher.kill()
+        end_all(launcher)
 
 
 @needs_proc
@@ -125,7 +136,7 @@ def test_a_ranks_error_reaches_the_end_through_the_file_store(tmp_path: Path) ->
         os.kill(rank1, signal.SIGUSR1)
         out, err = launcher.communicate(timeout=240)
     finally:
-        launcher.kill()
+        end_all(launcher)
     assert launcher.returncode == 1
     expected = "rank 1 failed: RuntimeError: the fault planted in rank 1"
     assert err.strip() == (f"dmt-tui: error: run failed: {expected} (details in "
@@ -147,7 +158,7 @@ def test_rank_0_killed_fails_the_run_naming_it_and_ends_the_others(tmp_path: Pat
         os.kill(rank0, signal.SIGKILL)
         out, err = launcher.communicate(timeout=240)
     finally:
-        launcher.kill()
+        end_all(launcher)
     assert launcher.returncode == 1
     expected = f"rank 0 (pid {rank0}) was killed by SIGKILL before the run ended"
     assert err.strip() == (f"dmt-tui: error: run failed: {expected} (details in "
@@ -155,3 +166,16 @@ def test_rank_0_killed_fails_the_run_naming_it_and_ends_the_others(tmp_path: Pat
     ended = RunRecord.load(record.run_dir)
     assert ended.state == "failed" and ended.end["reason"] == expected
     assert not pid_alive(rank1)  # ended with it, not left training alone
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the loopback interface is `lo` on Linux")
+def test_the_ranks_bind_loopback_unless_told_otherwise(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GLOO_SOCKET_IFNAME", raising=False)
+    monkeypatch.setenv("NCCL_SOCKET_IFNAME", "ib0")  # the user's own choice is kept
+    monkeypatch.setenv("MASTER_PORT", "29500")  # a torchrun's, not the ranks'
+    env = rank_environment(1, 2, tmp_path / "store")
+    assert env["GLOO_SOCKET_IFNAME"] == "lo" and env["NCCL_SOCKET_IFNAME"] == "ib0"
+    assert (env["RANK"], env["LOCAL_RANK"], env["WORLD_SIZE"], env["LOCAL_WORLD_SIZE"]) == \
+        ("1", "1", "2", "2")
+    assert env[STORE_ENV] == str(tmp_path / "store") and "MASTER_PORT" not in env

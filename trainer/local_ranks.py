@@ -59,6 +59,7 @@ def rank_environment(rank: int, world: int, store: Path) -> dict[str, str]:
            "PYTHONSAFEPATH": "1"}  # -P in the ranks' children too: the installed code runs
     for name in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"):
         env.setdefault(name, loopback_name())
+    env.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default; the trainer sets torch's own
     for name in ("MASTER_ADDR", "MASTER_PORT"):  # a user's own torchrun's, not ours
         env.pop(name, None)
     return env
