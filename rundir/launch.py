@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,11 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
         where = err.filename or run_dir
         raise rundir.RunDirError(f"{where}: cannot write the run folder: "
                                  f"{err.strerror or err}; nothing was started") from None
-    with log:
+    # The child starts with SIGTERM blocked, until it has taken its stop signals
+    # (trainer/stop.py): a stop sent while it starts (its pid is in status.json from the
+    # moment it exists) then waits for it and ends the run `stopped`, instead of killing it.
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    with log, _restored(unblocked):
         process = subprocess.Popen(
             [sys.executable, "-P", "-m", "dmt_tui.trainer", "train", str(run_dir / rundir.CONFIG),
              "--run-dir", str(run_dir), "--quiet", "--nproc", str(nproc)],
@@ -48,6 +53,15 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
         )
     _note_pid(run_dir, process.pid)
     return run_dir, process
+
+
+@contextlib.contextmanager
+def _restored(mask: set[int | signal.Signals]) -> Iterator[None]:
+    """This thread's signal mask put back as it was, whatever happens inside."""
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _note_pid(run_dir: Path, pid: int) -> None:

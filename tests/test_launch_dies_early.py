@@ -1,7 +1,7 @@
 """A trainer launched by the app that dies before it writes anything (a python that cannot
 import dmt_tui, an argument the trainer refuses) reads `crashed` as soon as it is gone, not
 `starting` until its heartbeat goes stale 60 s later: the launcher puts the child's pid in
-status.json at once."""
+status.json at once. And a stop sent through that pid at once ends the run `stopped`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from dmt_tui import rundir
 from dmt_tui.app.app import DmtApp
 from dmt_tui.presets import load_preset
-from dmt_tui.rundir.launch import launch
+from dmt_tui.rundir.launch import launch, stop
 from dmt_tui.rundir.record import RunRecord
 from tests.conftest import wait_until
 from tests.tui.conftest import screen_text, wait_for
@@ -82,3 +82,20 @@ async def test_the_app_shows_it_crashed(tmp_path: Path) -> None:
     finally:
         process.wait(60)
     assert app.return_code in (0, None)
+
+
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_a_stop_sent_as_a_launched_trainer_starts_ends_it_stopped(tmp_path: Path,
+                                                                  nproc: int) -> None:
+    """The app's `s` right after launching: the pid is there, and the SIGTERM waits for the
+    trainer to take its stop signals instead of killing it half started."""
+    config = load_preset("xor-adam", ["train.epochs=2"])
+    run_dir, process = launch(config, tmp_path / "runs", nproc=nproc)
+    try:
+        assert stop(run_dir)
+        assert process.wait(120) == 4  # the exit code of `stopped`
+    finally:
+        process.kill()
+    record = RunRecord.load(run_dir)
+    assert record.state == "stopped"
+    assert record.end["reason"] == "stopped by SIGTERM before training started"

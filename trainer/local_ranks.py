@@ -7,8 +7,9 @@ FileStore in a private temporary folder instead, and gloo's (and NCCL's) connect
 them are bound to the loopback interface, so a one-node run opens no port on the network.
 
 The launching process keeps what torchrun did for it: a stop passed on to rank 0, one rank's
-death ending the others (SIGTERM, then SIGKILL after a grace), every rank's stderr appended
-to trainer.log, and a reason for a run that ended without its `end` event.
+death ending the others (after a grace for rank 0 to write the `end` naming it), every
+rank's stderr appended to trainer.log, and a reason for a run that ended without its `end`
+event.
 """
 
 from __future__ import annotations
@@ -96,12 +97,18 @@ def run_ranks(run_dir: Path, nproc: int, quiet: bool, stop: StopRequest) -> Outc
         if stop or stopped_by:  # a stop that came before the ranks: start nothing
             return Outcome("", stop.signal_name or stopped_by)
         with open(run_dir / rundir.LOG, "ab") as log:
-            for rank in range(nproc):
-                # Each rank in a session of its own: the terminal's Ctrl-C reaches this
-                # process alone, which passes it on to rank 0 as a stop request.
-                ranks.append(subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stderr=log, start_new_session=True,
-                    env=rank_environment(rank, nproc, store_dir / "store")))
+            # SIGTERM blocked in the ranks until they take their stop signals (trainer/stop.py):
+            # a stop passed on to rank 0 while it starts waits for it instead of killing it.
+            unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            try:
+                for rank in range(nproc):
+                    # Each rank in a session of its own: the terminal's Ctrl-C reaches this
+                    # process alone, which passes it on to rank 0 as a stop request.
+                    ranks.append(subprocess.Popen(
+                        command, stdin=subprocess.DEVNULL, stderr=log, start_new_session=True,
+                        env=rank_environment(rank, nproc, store_dir / "store")))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         if stopped_by:  # a stop that came while the ranks were being started
             pass_on(signal.Signals[stopped_by], None)
         return Outcome(_watch(ranks), stopped_by)
@@ -116,26 +123,29 @@ def run_ranks(run_dir: Path, nproc: int, quiet: bool, stop: StopRequest) -> Outc
 
 
 def _watch(ranks: list[subprocess.Popen[bytes]]) -> str:
-    """Wait for every rank. When one dies the others get SIGTERM: rank 0 then finds its peer
-    gone at its next collective and writes `end` naming it; it gets GRACE_S for that before
-    SIGKILL. Once rank 0 is gone the others are killed at once: only rank 0 writes the run
-    folder, and a peer waiting on it would wait out the collective's timeout. Returns the
-    first death as a reason, or ''."""
+    """Wait for every rank. When one dies, the other ranks but rank 0 get SIGTERM; rank 0
+    finds its peer gone at its next collective and writes `end` naming it (a SIGTERM would
+    be a stop request to it, and the run would read `stopped`); whoever is left after
+    GRACE_S gets SIGKILL. Once rank 0 is gone the others are killed at once: only rank 0
+    writes the run folder, and a peer waiting on it would wait out the collective's
+    timeout. Returns the first death as a reason, or ''."""
     died = ""
     kill_at = float("inf")
     while True:
         codes = [process.poll() for process in ranks]
-        if all(code is not None for code in codes):
-            return died
-        dead = [rank for rank, code in enumerate(codes) if code not in (None, 0)]
+        # A rank killed by a signal is the cause; one that exited 1 may have failed because
+        # of it. All of them may have ended since the last look.
+        dead = sorted((code > 0, rank) for rank, code in enumerate(codes) if code)
         if dead and not died:
-            died = (f"rank {dead[0]} (pid {ranks[dead[0]].pid}) "
-                    f"{_how_it_ended(int(codes[dead[0]] or 0))}")
-            for process in ranks:
+            rank = dead[0][1]
+            died = f"rank {rank} (pid {ranks[rank].pid}) {_how_it_ended(int(codes[rank] or 0))}"
+            for process in ranks[1:]:
                 if process.poll() is None:
                     with contextlib.suppress(ProcessLookupError):
                         process.send_signal(signal.SIGTERM)
             kill_at = time.monotonic() + GRACE_S
+        if all(code is not None for code in codes):
+            return died
         if died and (codes[0] is not None or time.monotonic() > kill_at):
             for process in ranks:
                 if process.poll() is None:
