@@ -19,16 +19,20 @@ class DataConfig(TypedDict):
     path: str | None
     label: str | None
     features: list[str] | None
+    x: str | None
+    y: str | None
     standardize: bool
     task: Literal["classification", "regression"] | None
 
 
 class ModelConfig(TypedDict):
-    kind: Literal["logreg", "mlp"]
+    kind: Literal["logreg", "mlp", "python"]
     hidden: list[int]
     activation: str
     leaky_slope: float
     elu_alpha: float
+    path: str | None
+    builder: str | None
 
 
 class OptimizerConfig(TypedDict):

@@ -26,17 +26,21 @@ from dmt_tui.presets.yaml_io import ConfigError as ConfigError
 from dmt_tui.presets.yaml_io import parse_yaml as parse_yaml
 from dmt_tui.presets.yaml_io import read_small_file as read_small_file
 
-DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "plane", "wine", "diabetes", "csv")
+# csv last: the launch form's list ends with it (`end` reaches it)
+DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "plane", "wine", "diabetes", "npz",
+            "parquet", "csv")
+FILE_DATASETS = ("csv", "npz", "parquet")  # read from data.path
 ACTIVATIONS = (
     "identity", "binary_step", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
     "selu", "gelu", "softplus", "silu", "mish", "gaussian", "gcu",
 )
 OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
 SCHEDULES = ("none", "noam", "cosine", "step")
-MODEL_KINDS = ("logreg", "mlp")
+MODEL_KINDS = ("logreg", "mlp", "python")
 DTYPES = ("float32", "float64")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -159,9 +163,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "n_samples": default(integer(10, 10_000_000), 2000),      # generated datasets only
         "noise": default(real(0.0, 10.0), 0.1),                     # std of added noise
         "val_fraction": default(real(0.0, 1.0, low_open=True, high_open=True), 0.2),
-        "path": default(optional(text()), None),                   # csv only
-        "label": default(optional(text()), None),                  # csv only: the target column
+        "path": default(optional(text()), None),                   # csv, npz, parquet
+        "label": default(optional(text()), None),                  # csv, parquet: the target
         "features": default(optional(list_of(text(), 1)), None),   # csv: default all others
+        "x": default(optional(text()), None),                      # npz: the features' array
+        "y": default(optional(text()), None),                      # npz: the targets' array
         "standardize": default(boolean(), True),                   # with training-split stats
         "task": default(optional(choice(("classification", "regression"))), None),  # csv
     },
@@ -171,6 +177,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "activation": default(choice(ACTIVATIONS), "relu"),
         "leaky_slope": default(real(0.0, 1.0), 0.01),              # leaky_relu's slope for x < 0
         "elu_alpha": default(real(0.0, 100.0, low_open=True), 1.0),  # elu's saturation value
+        "path": default(optional(text()), None),                   # python: the user's file
+        "builder": default(optional(text(IDENTIFIER, "a Python function name")), None),
     },
     "optimizer": {
         "name": default(choice(OPTIMIZERS), "adam"),
@@ -312,13 +320,21 @@ def _check_together(config: dict[str, Any], where: str, origins: dict[str, str])
     def at(dotted: str) -> str:
         return origins.get(dotted, where)
 
-    if data["dataset"] == "csv":
-        if not data["path"]:
-            raise ConfigError(f"{at('data.dataset')}: data.path: a csv dataset needs the path "
-                              f"of its file")
-        if not data["label"]:
-            raise ConfigError(f"{at('data.dataset')}: data.label: a csv dataset needs its "
-                              f"label column")
+    needs = {"csv": ("path", "label"), "parquet": ("path", "label"), "npz": ("path", "x", "y")}
+    for key in needs.get(data["dataset"], ()):
+        if not data[key]:
+            what = {"path": "the path of its file", "label": "its label column",
+                    "x": "the name of its features' array", "y": "the name of its targets' array"}
+            article = "an" if data["dataset"] == "npz" else "a"
+            raise ConfigError(f"{at('data.dataset')}: data.{key}: {article} {data['dataset']} "
+                              f"dataset needs {what[key]}")
+    if model["kind"] == "python":
+        for key, needed in (("path", "the path of a .py file"), ("builder", "a function name")):
+            if not model[key]:
+                raise ConfigError(f"{at('model.kind')}: model.{key}: model.kind: python needs "
+                                  f"{needed}; the function gets (n_features, n_outputs, config) "
+                                  f"and returns a torch.nn.Module")
+        model["hidden"] = []  # the user's file decides the layers; keep config.yaml true
     if model["kind"] == "logreg" and model["hidden"]:
         model["hidden"] = []  # a logistic regression has no hidden layer; keep config.yaml true
     if model["kind"] == "mlp" and not model["hidden"]:
@@ -384,15 +400,20 @@ def _load(source: str, where: str,
 
 
 def load_file(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """A preset file plus `--set` overrides to a resolved config. A relative CSV path is
-    made absolute: from a `--set`, against the current folder (where it was typed); from
-    the file, against the file's folder. There is no fallback from one to the other."""
+    """A preset file plus `--set` overrides to a resolved config. A relative data file or
+    model file (data.path, model.path) is made absolute: from a `--set` or a built-in
+    preset, against the current folder (where it was typed); from the user's file, against
+    the file's folder. There is no fallback from one to the other."""
     config, origins = _load(read_small_file(path), str(path), overrides)
-    if config["data"]["dataset"] == "csv" and config["data"]["path"]:
-        data_path = Path(config["data"]["path"]).expanduser()
-        if not data_path.is_absolute():
-            base = Path.cwd() if "data.path" in origins else path.parent
-            config["data"]["path"] = str((base / data_path).absolute())
+    builtin = path.resolve().parent == Path(__file__).resolve().parent / "builtin"
+    uses = (("data", config["data"]["dataset"] in FILE_DATASETS),
+            ("model", config["model"]["kind"] == "python"))
+    for section, used in uses:
+        given = config[section]["path"]
+        if used and given and not Path(given).expanduser().is_absolute():
+            typed_here = f"{section}.path" in origins or builtin
+            base = Path.cwd() if typed_here else path.parent
+            config[section]["path"] = str((base / Path(given).expanduser()).absolute())
     return config
 
 

@@ -282,8 +282,8 @@ def read_small(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
-# The C loader when PyYAML has it: the pure-Python one takes ~9 ms a config, half a second
-# for a folder of fifty runs on the first poll.
+# The C loader when PyYAML has it: the pure-Python one is several times slower, and the
+# app's first poll reads every run's config (bench/app_long_run.py's 1,000-run folder).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

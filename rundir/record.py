@@ -44,6 +44,12 @@ class RunRecord:
         record.update()
         return record
 
+    def read_on_from(self, offset: int, skipped: list[str]) -> None:
+        """Let `update()` read events.jsonl from `offset` on: what came before was read
+        another way (the app's slim history), with these notes on lines it skipped."""
+        self._tail.offset = offset
+        self._tail.skipped.extend(skipped)
+
     def update(self) -> list[dict[str, Any]]:
         """Read new events and the status; return the new events."""
         if not self.config:

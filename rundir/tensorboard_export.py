@@ -22,6 +22,7 @@ SCALAR_TAGS = {
     "es_wait": "early_stop/wait",
     "es_best": "early_stop/best_val_loss",
 }
+EXTRA_TAG = "metrics/{}"  # a script's own scalar (dmt_tui.Run's extra `epoch` keywords)
 GRAD_MEAN_TAG = "grad_mean/{}"  # scalar: a layer's mean per-step gradient norm in the epoch
 GRAD_HIST_TAG = "grad_norm/{}"  # histogram: that layer's per-step norms over the epoch
 
@@ -57,9 +58,17 @@ def histogram(layer: dict[str, Any]) -> HistogramProto | None:
 
 
 def epoch_summary(epoch: dict[str, Any], grad: dict[str, Any] | None) -> Summary:
-    """One epoch's scalars and, when the epoch has a `grad` event, its histograms."""
+    """One epoch's scalars (the script's own ones under `metrics/`) and, when the epoch has a
+    `grad` event, its histograms."""
+    from dmt_tui.rundir.export import EPOCH_COLUMNS, NOT_METRICS  # export imports this module
+
     values = [Summary.Value(tag=tag, simple_value=float(epoch[key]))
               for key, tag in SCALAR_TAGS.items() if epoch.get(key) is not None]
+    # Every other number of the event is a script's own metric, as in metrics.csv's columns.
+    values += [Summary.Value(tag=EXTRA_TAG.format(key), simple_value=float(value))
+               for key, value in epoch.items()
+               if key not in EPOCH_COLUMNS and key not in NOT_METRICS
+               and isinstance(value, int | float) and not isinstance(value, bool)]
     layers = [*grad.get("layers", []), grad.get("total") or {}] if grad else []
     for layer in layers:
         name = layer.get("name")

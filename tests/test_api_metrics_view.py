@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dmt_tui
 from dmt_tui.app.app import DmtApp
+from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.metrics_panel import MetricsScreen, metric_names
 from dmt_tui.app.monitor import MonitorScreen
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
@@ -31,6 +32,9 @@ async def test_m_shows_a_scripts_own_metric_and_brackets_pick_another(tmp_path: 
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, MetricsScreen), "the metrics view")
         await wait_for_text(pilot, "sharpness (1/3)", "epoch 5: sharpness 50")
+        screen = app.screen
+        assert isinstance(screen, MetricsScreen)  # every epoch's value, not the newest alone
+        assert [e.get("sharpness") for e in screen.record.epochs] == [10, 20, 30, 40, 50]
         await pilot.press("right_square_bracket")
         await wait_for_text(pilot, "margin (2/3)", "epoch 5: margin 0.25")
         await pilot.press("left_square_bracket", "left_square_bracket")
@@ -38,3 +42,29 @@ async def test_m_shows_a_scripts_own_metric_and_brackets_pick_another(tmp_path: 
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
         assert "epoch 5: train" in screen_text(app)
+
+
+async def test_compare_shows_each_runs_own_metrics(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for name, scale, extra in (("sharp-a", 10.0, {"margin": 0.25}), ("sharp-b", 7.0, {})):
+        with dmt_tui.Run(name, runs_dir=runs) as run:
+            for epoch in range(1, 4):
+                run.epoch(train_loss=1 / epoch, val_loss=1.1 / epoch, sharpness=scale * epoch,
+                          **extra)
+    app = DmtApp(runs)
+    async with app.run_test(size=(120, 36)) as pilot:
+        text = await wait_for_text(pilot, "sharp-a", "sharp-b", "your own data",
+                                   "your own model")
+        assert "None" not in text  # a run without config says nothing it does not know
+        await pilot.press("space", "up", "space", "c")  # the newest is selected: mark both
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the comparison")
+        text = await wait_for_text(pilot, "sharpness (last)", "margin (last)")
+        rows = {line.split()[1]: line.split()[2:] for line in text.splitlines()
+                if "(last)" in line}
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        a_first = screen.records[0].name == "sharp-a"  # the table's columns: the marked order
+        assert rows["sharpness"][:3] == (["(last)", "30", "21"] if a_first
+                                         else ["(last)", "21", "30"])
+        assert rows["margin"][:3] == (["(last)", "0.2500", "-"] if a_first
+                                      else ["(last)", "-", "0.2500"])

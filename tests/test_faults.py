@@ -73,7 +73,8 @@ def test_a_stale_heartbeat_reads_as_crashed(tmp_path: Path) -> None:
 def test_runs_outlive_the_app_that_launched_them(runs_dir: Path, how: str) -> None:
     """The launching process dies (killed, or its terminal hangs up its process group)
     with two runs training: both finish, and a new reader sees every epoch."""
-    script = (
+    script = (  # SIGHUP as a terminal's shell leaves it, though pytest may run under nohup
+        "import signal; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
         "import time; from pathlib import Path; from dmt_tui.presets import load_preset; "
         "from dmt_tui.rundir.launch import launch; "
         f"[launch(load_preset(p, ['train.epochs=40', 'data.n_samples=400', "

@@ -21,8 +21,7 @@ def test_an_in_process_run_gives_the_signal_handlers_back(tmp_path: Path) -> Non
     end = engine.run(config, run_dir, lambda line: None)
     assert end["state"] == "finished"
     after = {sig: signal.getsignal(sig) for sig in before}
-    assert after == before
-    assert after[signal.SIGINT] is signal.default_int_handler  # Ctrl-C stops pytest again
+    assert after == before  # Ctrl-C stops pytest again as it did (ignored, under nohup)
 
 
 def test_early_stopping_stops_where_lightning_does_on_an_exact_min_delta_drop() -> None:

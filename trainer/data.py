@@ -117,6 +117,10 @@ def load_dataset(section: DataConfig, seed: int) -> Dataset:
         file_name, label = SHIPPED_TABLES[name]
         table = {**data, "path": str(SHIPPED / file_name), "label": label, "features": None}
         return _from_csv(table, seed)
+    if name in ("npz", "parquet"):
+        from dmt_tui.trainer.data_files import from_npz, from_parquet
+
+        return (from_npz if name == "npz" else from_parquet)(data, seed)
     return _from_csv(data, seed)
 
 
@@ -150,7 +154,7 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
 
     path = Path(data["path"]).expanduser()
     where = f"{path}"
-    _check_csv_file(path)
+    check_data_file(path)
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError:
@@ -161,6 +165,16 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{where}: cannot read the CSV: {first}") from None
     _check_header(path)
+    return from_frame(frame, data, seed, where, first_row=2, kind="CSV")
+
+
+def from_frame(frame: Any, data: dict[str, Any], seed: int, where: str, first_row: int,
+               kind: str) -> Dataset:
+    """A table read from a file (a pandas DataFrame) to a dataset, with every check on its
+    columns. Messages number rows from `first_row` (2 for a CSV: the line after its header;
+    0 where rows are counted as pandas and numpy count them) and call the file a `kind`."""
+    import pandas as pd
+
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     label = data["label"]
@@ -177,11 +191,12 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
     if not features:
         raise ConfigError(f"{where}: no feature columns besides the label '{label}'")
     if len(frame) == 0:
-        raise ConfigError(f"{where}: the CSV has a header but no rows")
+        raise ConfigError(f"{where}: the {kind} has a header but no rows" if kind == "CSV" else
+                          f"{where}: the {kind} file has no rows")
     for name in [*features, label]:
         missing = frame[name].isna().to_numpy()
         if missing.any():
-            row = int(np.argmax(missing)) + 2  # 1-based, after the header line
+            row = int(np.argmax(missing)) + first_row
             raise ConfigError(f"{where}: column '{name}' has a missing value at row {row} "
                               f"({int(missing.sum())} missing in all); fill or drop them")
     for name in features:
@@ -190,22 +205,33 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
         if bad.any():
             row = int(np.argmax(bad))
             raise ConfigError(f"{where}: feature column '{name}' is not numeric: "
-                              f"row {row + 2} has {frame[name].iloc[row]!r}; features must be "
+                              f"row {row + first_row} has {frame[name].iloc[row]!r}; features "
+                              f"must be "
                               f"numbers (list the numeric ones in data.features)")
         frame[name] = numeric
-        _check_finite(where, name, numeric.to_numpy(np.float64), "feature")
+        _check_finite(where, name, numeric.to_numpy(np.float64), "feature", first_row)
     x = frame[features].to_numpy(dtype=np.float64)
-    task = data["task"] or _infer_task(frame[label])
+    return with_labels(x, features, frame[label], label, data, seed, where, first_row)
+
+
+def with_labels(x: np.ndarray, features: list[str], column: Any, label: str,
+                data: dict[str, Any], seed: int, where: str, first_row: int) -> Dataset:
+    """Features and the label column (a pandas Series) to a split dataset: the task (given
+    or inferred), then numeric targets or class indices, each checked."""
+    import pandas as pd
+
+    task = data["task"] or _infer_task(column)
     if task == "regression":
-        y_num = pd.to_numeric(frame[label], errors="coerce")
+        y_num = pd.to_numeric(column, errors="coerce")
         if y_num.isna().any():
-            row = int(np.argmax(y_num.isna().to_numpy())) + 2
-            raise ConfigError(f"{where}: label column '{label}' is not numeric at row {row} "
-                              f"({frame[label].iloc[row - 2]!r}); a regression needs numbers")
-        _check_finite(where, label, y_num.to_numpy(np.float64), "label")
+            row = int(np.argmax(y_num.isna().to_numpy()))
+            raise ConfigError(f"{where}: label column '{label}' is not numeric at row "
+                              f"{row + first_row} ({column.iloc[row]!r}); a regression needs "
+                              f"numbers")
+        _check_finite(where, label, y_num.to_numpy(np.float64), "label", first_row)
         return _split(x, y_num.to_numpy(np.float64), task, features, [], data, seed)
-    _check_class_labels(where, label, frame[label])
-    labels = frame[label].astype(str)
+    _check_class_labels(where, label, column, first_row)
+    labels = column.astype(str)
     classes = sorted(labels.unique(), key=_natural)
     if len(classes) < 2:
         raise ConfigError(f"{where}: label column '{label}' has a single class "
@@ -215,9 +241,10 @@ def _from_csv(data: dict[str, Any], seed: int) -> Dataset:
     return _split(x, y, task, features, classes, data, seed)
 
 
-def _check_csv_file(path: Path) -> None:
-    """A CSV must be a regular file (a FIFO or /dev/zero would block or never end), and one
-    that can fit in memory (pandas holds a few times the file's size)."""
+def check_data_file(path: Path, kind: str = "CSV") -> None:
+    """A data file (a CSV, npz or Parquet `kind`) must be a regular file (a FIFO or
+    /dev/zero would block or never end), and one that can fit in memory (pandas or numpy
+    hold a few times the file's size)."""
     import stat
 
     from dmt_tui.presets.sizes import human, memory_limit
@@ -225,14 +252,14 @@ def _check_csv_file(path: Path) -> None:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: data.path: no such CSV file") from None
+        raise ConfigError(f"{path}: data.path: no such {kind} file") from None
     except OSError as err:
-        raise ConfigError(f"{path}: data.path: cannot read the CSV: {err.strerror}") from None
+        raise ConfigError(f"{path}: data.path: cannot read the {kind}: {err.strerror}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{path}: data.path: not a regular file; a CSV dataset must be a file")
+        raise ConfigError(f"{path}: data.path: not a regular file; a {kind} dataset must be a file")
     limit = memory_limit()
     if limit is not None and info.st_size * CSV_MEMORY_FACTOR > limit:
-        raise ConfigError(f"{path}: data.path: a CSV of {human(info.st_size)} needs about "
+        raise ConfigError(f"{path}: data.path: a {kind} of {human(info.st_size)} needs about "
                           f"{human(info.st_size * CSV_MEMORY_FACTOR)} of memory to load, more "
                           f"than this machine's {human(limit)}")
 
@@ -252,16 +279,18 @@ def _check_header(path: Path) -> None:
         seen[name] = number
 
 
-def _check_finite(where: str, name: str, values: np.ndarray, kind: str) -> None:
+def _check_finite(where: str, name: str, values: np.ndarray, kind: str,
+                  first_row: int = 2) -> None:
     """inf or -inf in a column would become a `diverged` run at its first step."""
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
-        raise ConfigError(f"{where}: {kind} column '{name}' has {values[row]} at row {row + 2} "
+        raise ConfigError(f"{where}: {kind} column '{name}' has {values[row]} at row "
+                          f"{row + first_row} "
                           f"({int(bad.sum())} such values in all); values must be finite")
 
 
-def _check_class_labels(where: str, label: str, column: Any) -> None:
+def _check_class_labels(where: str, label: str, column: Any, first_row: int = 2) -> None:
     """Numbers with a fractional part are not classes: `task: classification` on a
     measured quantity would make every distinct value a class of its own."""
     import pandas as pd
@@ -273,7 +302,8 @@ def _check_class_labels(where: str, label: str, column: Any) -> None:
     if fractional.any():
         row = int(np.argmax(fractional))
         raise ConfigError(f"{where}: label column '{label}' has {len(np.unique(values))} "
-                          f"distinct values, not whole numbers (row {row + 2}: {values[row]}); "
+                          f"distinct values, not whole numbers (row {row + first_row}: "
+                          f"{values[row]}); "
                           f"with data.task: classification each would be a class. Use "
                           f"data.task: regression, or whole-number or text labels")
 

@@ -5,12 +5,12 @@ torch is imported only where threads are set."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from dmt_tui import rundir
+from dmt_tui.rundir.heartbeat import Heartbeat as Heartbeat  # re-exported for the engine
 from dmt_tui.trainer.stop import StopRequest as StopRequest  # re-exported for the loop
 
 
@@ -55,46 +55,6 @@ def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-
-
-class Heartbeat:
-    """Keeps status.json fresh from a daemon thread, so a long epoch is not taken for a
-    crash. The loop calls `update()` with new summary fields every epoch; a change of state
-    is written at once, the rest at most once a second (a write and rename costs about half
-    a millisecond, a small model's epoch a few)."""
-
-    EVERY_S = 1.0
-
-    def __init__(self, run_dir: Path, **fields: Any) -> None:
-        self.run_dir, self.fields = run_dir, dict(fields)
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._written = 0.0
-        self.update(state=self.fields.get("state"))
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        self._thread.start()
-
-    def update(self, **fields: Any) -> None:
-        with self._lock:
-            self.fields.update(fields)
-            now = time.monotonic()
-            if "state" in fields or now - self._written >= self.EVERY_S:
-                rundir.write_status(self.run_dir, **self.fields)
-                self._written = now
-
-    def _beat(self) -> None:
-        while not self._done.wait(rundir.HEARTBEAT_S):
-            try:
-                self.update()
-            except OSError:
-                pass  # a full disk shows up in the loop's own writes
-
-    def close(self, **fields: Any) -> None:
-        """The last status: on a full disk, written over the old one in place."""
-        self._done.set()
-        with self._lock:
-            self.fields.update(fields)
-            rundir.write_status(self.run_dir, in_place_if_full=True, **self.fields)
 
 
 class Silent:

@@ -28,7 +28,7 @@ from dmt_tui.trainer.data import load_dataset
 from dmt_tui.trainer.device import pick_device
 from dmt_tui.trainer.distributed import SINGLE, Ranks
 from dmt_tui.trainer.host import CoreShare, Silent, StopRequest
-from dmt_tui.trainer.models import build_model, linear_layers, loss_fn_for, parameter_groups
+from dmt_tui.trainer.models import build_model, loss_fn_for, parameter_groups
 from dmt_tui.trainer.monitor import norm_histograms
 from dmt_tui.trainer.optim import build_optimizer, schedule_fn
 from dmt_tui.trainer.session import DATA_PARALLEL, GRAPH, Session, choose_mode
@@ -69,7 +69,8 @@ def prepare(config: dict[str, Any], runs_dir: Path | None = None,
     # M: the model, where its parameters live while it trains, and the optimizer
     torch.manual_seed(train["seed"])
     n_out = data.n_classes if data.task == "classification" else 1
-    model = build_model(run["model"], data.n_features, n_out).to(device=device, dtype=dtype)
+    model = build_model(run["model"], data.n_features, n_out, config).to(device=device,
+                                                                          dtype=dtype)
     net: nn.Module = model
     flat = None
     if mode == DATA_PARALLEL:  # every rank starts from the same seed; DDP also broadcasts rank 0's
@@ -134,7 +135,7 @@ class Trainer:
         self.step = 0  # optimizer steps so far, all epochs
         if self.lr_at is not None:
             self.set_lr()
-        self.layer_names = [name for name, _ in linear_layers(session.model)]
+        self.layer_names = parameter_groups(session.model)[2]
         # gradients are the same on every rank after DDP's all-reduce: rank 0 watches them
         self.grad_stats = train["grad_stats"] and session.ranks.main
         self.shuffle = torch.Generator(device=session.device)

@@ -65,8 +65,18 @@ ACTIVATIONS: dict[str, Callable[[ModelConfig], nn.Module]] = {
 }
 
 
-def build_model(model: ModelConfig, n_in: int, n_out: int) -> nn.Sequential:
-    """`fc1, act1, fc2, act2, ..., out`: linear layers named input to output."""
+class Stack(nn.Sequential):
+    """A built-in model (mlp, logreg): its watched layers are its linear layers."""
+
+
+def build_model(model: ModelConfig, n_in: int, n_out: int,
+                config: dict[str, Any] | None = None) -> nn.Module:
+    """`fc1, act1, fc2, act2, ..., out`: linear layers named input to output; or, for
+    model.kind: python, what the user's builder returns (trainer.user_model)."""
+    if model["kind"] == "python":
+        from dmt_tui.trainer.user_model import build_user_model
+
+        return build_user_model(model, n_in, n_out, config)  # config: the whole run's
     widths = [n_in, *(model["hidden"] if model["kind"] == "mlp" else []), n_out]
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True), 1):
@@ -74,21 +84,31 @@ def build_model(model: ModelConfig, n_in: int, n_out: int) -> nn.Sequential:
         layers["out" if last else f"fc{i}"] = nn.Linear(a, b)
         if not last:
             layers[f"act{i}"] = ACTIVATIONS[model["activation"]](model)
-    return nn.Sequential(layers)
+    return Stack(layers)
 
 
-def linear_layers(model: nn.Module) -> list[tuple[str, nn.Linear]]:
-    """The model's linear layers, input to output, with their names."""
-    return [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]
+def linear_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers whose gradient norms are watched, input to output, with their names: a
+    built-in model's linear layers; for a user's model (model.kind: python) every module
+    that owns trainable parameters, named by its module path (`encoder.0`; parameters of
+    the model itself by its class name), as `Run.watch` names them."""
+    if isinstance(model, Stack):
+        return [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]
+    return [(path or type(m).__name__, m) for path, m in model.named_modules()
+            if any(p.requires_grad for p in m.parameters(recurse=False))]
 
 
 def parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[list[int]], list[str]]:
-    """All trainable parameters (the linear layers' first, input to output), and per linear
-    layer the positions of its weight and bias in that list, and its name."""
+    """All trainable parameters (the watched layers' first, input to output), and per
+    watched layer the positions of its own parameters in that list, and its name. A
+    parameter shared by two layers counts once, for the first."""
     params: list[nn.Parameter] = []
     groups, names = [], []
     for name, layer in linear_layers(model):
-        own = [p for p in layer.parameters() if p.requires_grad]
+        seen = {id(p) for p in params}
+        own = [p for p in layer.parameters(recurse=False) if p.requires_grad and id(p) not in seen]
+        if not own:
+            continue
         groups.append(list(range(len(params), len(params) + len(own))))
         params.extend(own)
         names.append(name)

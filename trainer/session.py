@@ -40,7 +40,7 @@ class Session:
     y_train: torch.Tensor
     x_val: torch.Tensor
     y_val: torch.Tensor
-    model: nn.Sequential
+    model: nn.Module
     optimizer: torch.optim.Optimizer
     cores: CoreShare
     ranks: Ranks = SINGLE

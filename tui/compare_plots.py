@@ -12,6 +12,7 @@ from textual.containers import Vertical
 
 from dmt_tui.app.grad_panel import layer_stats
 from dmt_tui.app.plot import Plot
+from dmt_tui.app.seed_bands import BAND_MARKER, bands, colour_indices, draw_band
 from dmt_tui.app.series import Point, decimate, log10_points, log_ticks, points
 from dmt_tui.app.ticks import linear_ticks, whole_ticks
 from dmt_tui.rundir.record import RunRecord
@@ -74,21 +75,25 @@ class CompareLossPanel(Vertical):
             plot.refresh()
             return
         train = "  [dim]··· train[/]" if show_train else "  (t: train too)"
-        self.border_title = f"Loss{' (log y)' if log_y else ''}  ━ val{train}  (r: lr)"
+        grouped = bands(records)
+        seeds = f"  {BAND_MARKER} min-max over seeds" if len(grouped) < len(records) else ""
+        self.border_title = f"Loss{' (log y)' if log_y else ''}  ━ val{seeds}{train}  (r: lr)"
         drawn: list[float] = []
         xs: list[float] = []
-        for index, record in enumerate(records):
-            epochs = [e.get("epoch") for e in record.epochs]
-            curves = [("val_loss", VAL_MARKER)] + ([("train_loss", TRAIN_MARKER)]
-                                                   if show_train else [])
-            for field, marker in curves:
-                series = decimate(points(epochs, [e.get(field) for e in record.epochs],
-                                         positive=log_y), width)
+        curves = [("val_loss", VAL_MARKER)] + ([("train_loss", TRAIN_MARKER)]
+                                               if show_train else [])
+        for colour, members in grouped:  # one run, or the seeds of one configuration
+
+            def draw(series: list[Point], marker: str, colour: int = colour) -> None:
+                series = decimate(series, width)
                 if log_y:
                     series = log10_points(series)
-                _draw_line(plt, series, run_color(index), marker)
+                _draw_line(plt, series, run_color(colour), marker)
                 drawn.extend(y for _, y in series)
                 xs.extend(x for x, _ in series)
+
+            for field, marker in curves:  # the mean of one run is the run
+                draw_band(draw, members, field, log_y, marker, field == "val_loss")
         if not drawn:
             plt.title("no epochs to draw yet")
             plot.refresh()
@@ -110,9 +115,9 @@ class CompareLossPanel(Vertical):
             return
         drawn: list[float] = []
         xs: list[float] = []
-        for index, one in enumerate(series):
+        for colour, one in zip(colour_indices(records), series, strict=True):
             line = log10_points(decimate(one, width)) if log else decimate(one, width)
-            _draw_line(plt, line, run_color(index), VAL_MARKER)
+            _draw_line(plt, line, run_color(colour), VAL_MARKER)
             drawn.extend(y for _, y in line)
             xs.extend(x for x, _ in line)
         plt.yticks(*(log_ticks if log else linear_ticks)(min(drawn), max(drawn),
@@ -146,7 +151,7 @@ class CompareDepthPanel(Vertical):
         plt.xlabel("layer (input → output)")
         names: list[list[str]] = []
         drawn: list[float] = []
-        for index, record in enumerate(records):
+        for index, record in zip(colour_indices(records), records, strict=True):
             layers = layer_stats(record.grads[-1] if record.grads else None)
             names.append([str(x.get("name") or i + 1) for i, x in enumerate(layers)])
             depth = log10_points(points(range(1, len(layers) + 1),

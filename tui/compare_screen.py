@@ -18,16 +18,20 @@ from textual.widgets import DataTable, Footer, Static
 from dmt_tui.app.compare_plots import CompareDepthPanel, CompareLossPanel, run_style
 from dmt_tui.app.config_diff import differences
 from dmt_tui.app.format import number, state_text
+from dmt_tui.app.metrics_panel import BUILT_IN, metric_names
+from dmt_tui.app.seed_bands import colour_indices
 from dmt_tui.rundir.record import RunRecord
 
 REDRAW_S = 0.25  # as the monitor: live runs redraw at most four times a second
 
 
 def legend(records: list[RunRecord]) -> Text:
-    """One line per run: its colour, its number in the table, its id, state and length."""
+    """One line per run: its colour, its number in the table, its id, state and length.
+    Seeds of one experiment's configuration share a colour (seed_bands)."""
     lines = []
-    for index, record in enumerate(records):
-        style = run_style(index)
+    for index, (colour, record) in enumerate(zip(colour_indices(records), records,
+                                                 strict=True)):
+        style = run_style(colour)
         epochs = len(record.epochs)
         lines.append(Text.assemble(
             ("━━ ", style), (f"{index + 1} ", f"bold {style}"), (record.run_id, "bold"),
@@ -46,6 +50,22 @@ def best_rows(records: list[RunRecord]) -> list[tuple[str, list[Text]]]:
                   for (_, loss), value in zip(bests, losses, strict=True)]
     epoch_cells = [Text(str(epoch) if epoch else "-") for epoch, _ in bests]
     return [("best val loss", loss_cells), ("best epoch", epoch_cells)]
+
+
+def metric_rows(records: list[RunRecord]) -> list[tuple[str, list[Text]]]:
+    """A row per script's own metric (dmt_tui.Run's extra `epoch` numbers) in any of the
+    runs: its value in each run's latest epoch that has it."""
+    names = dict.fromkeys(name for r in records for name in metric_names(r.epochs)
+                          if name not in BUILT_IN)
+    rows = []
+    for name in names:
+        cells = []
+        for record in records:
+            last = next((e[name] for e in reversed(record.epochs)
+                         if isinstance(e.get(name), int | float)), None)
+            cells.append(Text("-" if last is None else number(last)))
+        rows.append((f"{name} (last)", cells))
+    return rows
 
 
 class CompareScreen(Screen[None]):
@@ -104,10 +124,10 @@ class CompareScreen(Screen[None]):
         table: DataTable[Text | str] = self.query_one("#compare-diff", DataTable)
         table.clear(columns=True)
         table.add_column("setting", key="setting")
-        for index in range(len(self.records)):
-            table.add_column(Text(f"━ {index + 1}", style=f"bold {run_style(index)}"),
+        for index, colour in enumerate(colour_indices(self.records)):
+            table.add_column(Text(f"━ {index + 1}", style=f"bold {run_style(colour)}"),
                              key=str(index))
-        for label, cells in best_rows(self.records):
+        for label, cells in [*best_rows(self.records), *metric_rows(self.records)]:
             table.add_row(Text(label, style="bold"), *cells)
         differ = differences([r.config for r in self.records])
         for dotted, values in differ:

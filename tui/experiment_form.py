@@ -19,12 +19,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
+from textual.widgets.selection_list import Selection
 
 from dmt_tui import rundir
 from dmt_tui.presets import list_presets
-from dmt_tui.presets.schema import ConfigError
+from dmt_tui.presets.schema import ACTIVATIONS, DATASETS, OPTIMIZERS, SCHEDULES, ConfigError
 from dmt_tui.rundir import manifest as manifests
 from dmt_tui.rundir.experiment import Plan, list_lessons, plan_from
 from dmt_tui.rundir.record import RunRecord
@@ -32,7 +33,13 @@ from dmt_tui.rundir.scheduler import default_parallel, start
 
 VARY_HINT = "KEY=V1,V2; KEY=...  e.g. optimizer.lr=1e-3..1 x4; model.activation=relu,tanh"
 HINTS = {"vary": VARY_HINT, "seeds": "a count (0..N-1) or a list: 0,3,7",
-         "parallel": "trials at once"}
+         "parallel": "trials at once",
+         "variants": "settings that go together, ; between: optimizer.name=sgd "
+                     "optimizer.momentum=0.9; optimizer.name=adam"}
+# The choice keys a user varies by ticking values (space) in the form's list.
+CHOICES = {"model.activation": ("activation", ACTIVATIONS),
+           "optimizer.name": ("optimizer", OPTIMIZERS), "schedule.name": ("schedule", SCHEDULES),
+           "data.dataset": ("dataset", DATASETS)}
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,15 @@ class ExperimentForm(ModalScreen[ExperimentStarted | None]):
                     yield Label(key, classes="field-label")
                     yield Input(id=f"experiment-{key}", classes="field-input", compact=True)
                     yield Static(hint, id=f"experiment-{key}-hint", classes="field-hint")
+            with Horizontal(id="experiment-choices-row"):
+                yield Label("choices", classes="field-label")
+                yield SelectionList[str](
+                    *[Selection(f"{name:<10} {value}", f"{key}={value}")
+                      for key, (name, values) in CHOICES.items() for value in values],
+                    id="experiment-choices")
+                yield Static("space ticks values to vary: each key ticked varies over "
+                             "its ticked values", id="experiment-choices-hint",
+                             classes="field-hint")
             yield Static(id="experiment-count")
             yield Static("1-9 pick a lesson · enter launches · tab next field · esc cancels",
                          id="experiment-keys")
@@ -118,9 +134,28 @@ class ExperimentForm(ModalScreen[ExperimentStarted | None]):
             seeds = "" if source.lesson else "1"  # a lesson brings its own
             self.query_one("#experiment-seeds", Input).value = seeds
             self.query_one("#experiment-vary", Input).value = ""
+            self.query_one("#experiment-variants", Input).value = ""
+            self.query_one("#experiment-choices", SelectionList).deselect_all()
         self.recount()
 
+    def grid(self) -> list[str]:
+        """The ticked choices as grid axes (`model.activation=relu,tanh`), then the typed
+        ones; a key both ticked and typed is refused (ConfigError naming it)."""
+        ticked: dict[str, list[str]] = {}
+        for item in self.query_one("#experiment-choices", SelectionList).selected:
+            key, value = str(item).split("=", 1)
+            ticked.setdefault(key, []).append(value)
+        typed = [t.strip() for t in self.query_one("#experiment-vary", Input).value.split(";")
+                 if t.strip()]
+        for text in typed:
+            key = text.split("=", 1)[0].strip()
+            if key in ticked:
+                raise ConfigError(f"--grid {text}: {key} is ticked in the choices too; "
+                                  "keep one")
+        return [f"{key}={','.join(values)}" for key, values in ticked.items()] + typed
+
     @on(Input.Changed)
+    @on(SelectionList.SelectedChanged)
     def recount(self) -> None:
         """Plan again and say how many runs that makes, or what is wrong and where."""
         self.plan = None
@@ -132,14 +167,15 @@ class ExperimentForm(ModalScreen[ExperimentStarted | None]):
         source = self.source
         if source is None:
             return
-        vary = [t.strip() for t in self.query_one("#experiment-vary", Input).value.split(";")
-                if t.strip()]
         seeds = self.query_one("#experiment-seeds", Input).value.strip() or None
+        variants = [t.strip() for t in
+                    self.query_one("#experiment-variants", Input).value.split(";") if t.strip()]
         try:
-            plan = plan_from(source.name, vary, [], seeds, (), self.presets_dir)
+            plan = plan_from(source.name, self.grid(), variants, seeds, (), self.presets_dir)
         except ConfigError as err:
             message = str(err)
-            field = "seeds" if message.startswith("--seeds") else "vary"
+            field = "seeds" if message.startswith("--seeds") else \
+                "variants" if message.startswith("--variant") else "vary"
             if message.startswith(("--grid ", "--seeds ")):  # the field says which it is
                 message = message.split(": ", 1)[-1]
             self._error(field, message)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,6 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 from dmt_tui.app.compare_plots import run_color, run_style
 from dmt_tui.app.confirm import Confirm
 from dmt_tui.app.grad_panel import layer_stats
+from dmt_tui.app.history import load_record
 from dmt_tui.app.plot import Plot
 from dmt_tui.app.series import log10_points, log_ticks
 from dmt_tui.rundir import manifest as manifests
@@ -81,6 +83,8 @@ class ExperimentScreen(Screen[None]):
         self.records: dict[str, RunRecord] = {}
         self.log_y = False
         self._drawn: tuple[Any, ...] | None = None
+        self._reading = False  # a thread is reading the records
+        self._records_read = False  # the plots have every started trial's events
 
     def compose(self) -> ComposeResult:
         with Vertical(id="experiment-summary") as box:
@@ -99,29 +103,55 @@ class ExperimentScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#experiment-leaderboard", DataTable).focus()
+        # The header and leaderboard at once, from the manifest and each trial's status.json;
+        # the plots once every trial's events are read, off the event loop (200 runs of 100
+        # epochs take about a second to read on a busy machine).
+        self._show(manifests.find(self.runs_dir, self.experiment_id), {})
         self.poll()
         self.set_interval(POLL_S, self.poll)
 
     def poll(self) -> None:
-        """Read the manifest and what the trials appended; redraw what changed."""
-        found = manifests.find(self.runs_dir, self.experiment_id)
+        """Read the manifest and what the trials appended, in a thread; then redraw."""
+        if not self._reading:
+            self._reading = True
+            self._read()
+
+    @work(thread=True, group="experiment-read", exit_on_error=False)
+    def _read(self) -> None:
+        """The one reader of the records (a read starts only when the last one is shown)."""
+        try:
+            found = manifests.find(self.runs_dir, self.experiment_id)
+            records = dict(self.records)
+            for trial in (found or {}).get("trials", []):
+                run_id = trial.get("run_id")
+                if not run_id:
+                    continue
+                record = records.get(run_id)
+                if record is None:
+                    records[run_id] = load_record(self.runs_dir / run_id)
+                elif record.state not in manifests.ENDED:
+                    record.update()
+        finally:
+            self.app.call_from_thread(self._read_done)
+        self.app.call_from_thread(self._show, found, records, True)
+
+    def _read_done(self) -> None:
+        self._reading = False
+
+    def _show(self, found: dict[str, Any] | None, records: dict[str, RunRecord],
+              read: bool = False) -> None:
+        if self not in self.app.screen_stack:  # closed while its runs were being read
+            return
         if found is None:
             self.query_one("#experiment-header", Static).update(
                 Text(f"the manifest of {self.experiment_id} cannot be read", style="red"))
             return
-        self.manifest = found
-        for trial in found["trials"]:
-            run_id = trial.get("run_id")
-            if not run_id:
-                continue
-            record = self.records.get(run_id)
-            if record is None:
-                self.records[run_id] = RunRecord.load(self.runs_dir / run_id)
-            elif record.state not in manifests.ENDED:
-                record.update()
+        self.manifest, self.records = found, records
+        self._records_read = self._records_read or read
         key = (tuple(t["state"] for t in found["trials"]),
                tuple((r.run_id, len(r.epochs), len(r.grads), r.state)
-                     for r in self.records.values()), self.log_y, self.size)
+                     for r in self.records.values()), self.log_y, self.size,
+               self._records_read)
         if key != self._drawn:
             self._drawn = key
             self.redraw()
@@ -198,7 +228,7 @@ class ExperimentScreen(Screen[None]):
                 plt.plot(xs, [p[3] for p in points], color=c, marker="·")
             drawn += [v for p in points for v in p[1:]]
         if not drawn:
-            plt.title("no epochs yet")
+            plt.title("no epochs yet" if self._records_read else "reading the trials' runs…")
         elif self.log_y:
             plt.yticks(*log_ticks(min(drawn), max(drawn), max(2, (plot.size.height - 4) // 2)))
         plot.refresh()
@@ -220,7 +250,8 @@ class ExperimentScreen(Screen[None]):
                 plt.scatter([x for x, _ in depth], [y for _, y in depth], color=c, marker="●")
                 drawn += [y for _, y in depth]
         if not drawn:
-            plt.title("no gradient statistics yet")
+            plt.title("no gradient statistics yet" if self._records_read
+                      else "reading the trials' runs…")
         else:
             plt.yticks(*log_ticks(min(drawn), max(drawn), max(2, (plot.size.height - 4) // 2)))
         plot.refresh()
@@ -230,7 +261,8 @@ class ExperimentScreen(Screen[None]):
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
-        self.poll()
+        if self.manifest:
+            self._show(self.manifest, self.records)
 
     def action_stop(self) -> None:
         def answered(yes: bool | None) -> None:

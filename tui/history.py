@@ -20,8 +20,10 @@ from typing import Any
 
 import orjson
 
+from dmt_tui import rundir
 from dmt_tui.app.store import slim_epoch, slim_grad
 from dmt_tui.rundir.fields import capped, clean_event
+from dmt_tui.rundir.record import RunRecord
 
 BLOCK = 2 << 20  # bytes read at a time: hundreds of epochs' events, and little memory
 GRAD_LINE = b'{"type":"grad",'  # how rundir.EventLog begins a grad event (orjson, type first)
@@ -172,3 +174,17 @@ def read_history(path: Path, offset: int = 0, block: int = BLOCK) -> History:
     except FileNotFoundError:
         pass
     return reader.done()
+
+
+def load_record(run_dir: Path) -> RunRecord:
+    """A run as `RunRecord.load` reads it, its past epochs and grads slim as the app holds
+    them (read_history), so that a view of hundreds of runs reads each quickly; later
+    `update()` calls read on from where this stopped."""
+    record = RunRecord(run_dir)
+    history = read_history(run_dir / rundir.EVENTS)
+    for event in history.events:  # start, the last progress and boundary, end
+        record.apply(event)
+    record.epochs, record.grads = history.epochs, history.grads
+    record.read_on_from(history.offset, history.skipped)
+    record.update()  # config, status and notes, and anything written since
+    return record

@@ -28,6 +28,7 @@ from dmt_tui.app.compare_screen import CompareScreen
 from dmt_tui.app.confirm import DeleteConfirm, ExportDialog, RunNoteDialog, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
 from dmt_tui.app.experiment_form import new_experiment, open_experiment
+from dmt_tui.app.experiment_rows import stop_from_row
 from dmt_tui.app.grad_panel import GradPanel
 from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.launch_form import Launched, LaunchForm
@@ -98,6 +99,10 @@ class MonitorScreen(Screen[None]):
         Binding("g", "new_experiment", "New experiment", show=False,
                 id="monitor.new_experiment"),
         Binding("x", "experiment", "Experiment view", show=False, id="monitor.experiment"),
+        # The list's own `enter` (DataTable's select) reaches it first; this names it in `?`
+        # and the palette.
+        Binding("enter", "toggle_experiment", "Open/close experiment", show=False,
+                id="monitor.toggle_experiment"),
         # not in the footer, which has no room left at 80 columns; `?` lists it
         Binding("m", "metrics", "Metrics", show=False, id="monitor.metrics"),
     ]
@@ -126,7 +131,7 @@ class MonitorScreen(Screen[None]):
         self._tick = 0  # which of TICK_GROUPS the redraw timer drew last
 
     def compose(self) -> ComposeResult:
-        yield RunsList(id="runs")
+        yield RunsList(id="runs", runs_dir=self.runs_dir)
         # Scrolls only when the terminal is smaller than the panels' minimum sizes.
         with VerticalScroll(id="panels"), Vertical(id="panel-stack"):
             with Horizontal(id="top-row"):
@@ -229,7 +234,13 @@ class MonitorScreen(Screen[None]):
         self.app.push_screen(LaunchForm(self.runs_dir, self.presets_dir), launched)
 
     def action_stop_run(self) -> None:
-        """Ask, then send SIGTERM to the selected run's trainer."""
+        """Ask, then send SIGTERM to the selected run's trainer (on an experiment's row:
+        stop the experiment)."""
+        experiment = self.query_one(RunsList).selected_experiment
+        if experiment is not None:
+            stop_from_row(self, self.runs_dir, experiment,
+                          self.query_one(RunsList).reread_experiments)
+            return
         record = self.record
         if record is None:
             self.notify("no run selected", severity="warning")
@@ -316,6 +327,8 @@ class MonitorScreen(Screen[None]):
 
     def action_rename_run(self) -> None:
         """Give the selected run a title (shown for its id) and a note (in the Run panel)."""
+        if self._on_experiment_row("name"):
+            return
         record = self.record
         if record is None:
             self.notify("no run selected", severity="warning")
@@ -352,6 +365,19 @@ class MonitorScreen(Screen[None]):
 
     def action_experiment(self) -> None:
         open_experiment(self, self.record)
+
+    def _on_experiment_row(self, what: str) -> bool:
+        """On an experiment's row, a key meant for one run says to pick a trial first."""
+        if self.query_one(RunsList).selected_experiment is None:
+            return False
+        self.notify(f"an experiment's row: enter opens it, then pick the trial to {what}",
+                    severity="warning")
+        return True
+
+    def action_toggle_experiment(self) -> None:
+        """Show an experiment's trials under its row in the list, or hide them again."""
+        if not self.query_one(RunsList).toggle_experiment():
+            self.notify("not an experiment: its row opens with enter", severity="warning")
 
     def action_compare(self) -> None:
         """Open the comparison of the marked runs."""
@@ -411,6 +437,8 @@ class MonitorScreen(Screen[None]):
 
     def action_delete_run(self) -> None:
         """Ask, then delete the selected run's folder; a live run is refused."""
+        if self._on_experiment_row("delete"):
+            return
         record = self.record
         if record is None:
             self.notify("no run selected", severity="warning")

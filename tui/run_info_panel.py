@@ -24,27 +24,40 @@ def _hidden(widths: Any) -> str:
     return "[" + ", ".join(str(w) for w in widths) + "]"
 
 
+def _script(record: RunRecord) -> bool:
+    """A run written by a user's own loop through dmt_tui.Run."""
+    return record.start.get("source") == "api"
+
+
 def run_info_lines(record: RunRecord | None) -> list[Text]:
     """Preset and data; model and optimizer; batch, seed and size."""
     if record is None:
         return [Text("No run selected. Press n to start one, ? for keys", style="dim")]
     setting = record.setting
-    data = f"{setting('data.dataset') or '?'}"
+    data = str(setting("data.dataset") or ("your own data" if _script(record) else "?"))
     if record.start.get("n_train") is not None:
         data += f" ({record.start['n_train']} train / {record.start.get('n_val')} val)"
-    model = str(setting("model.kind") or "?")
+    model = str(setting("model.kind") or ("your own model" if _script(record) else "?"))
     if model == "mlp":
         model = f"mlp {_hidden(setting('model.hidden'))} {setting('model.activation')}"
     schedule = setting("schedule.name")
-    optimizer = f"{setting('optimizer.name')} lr {setting('optimizer.lr'):g}" \
-        if isinstance(setting("optimizer.lr"), int | float) else str(setting("optimizer.name"))
+    lr = setting("optimizer.lr")
+    optimizer = " ".join(str(part) for part in (
+        setting("optimizer.name"), f"lr {lr:g}" if isinstance(lr, int | float) else None)
+        if part is not None)
     if schedule and schedule != "none":
         optimizer += f" ({schedule})"
     params = record.start.get("n_params")
-    size = f"  {params:,} params" if isinstance(params, int) else ""
+    # A script's run (dmt_tui.Run) says only what its config gives: no `None`s.
+    sizes = [f"{name} {setting(key)}" for name, key in (("batch", "train.batch_size"),
+                                                        ("seed", "train.seed"))
+             if setting(key) is not None or not _script(record)]
+    if isinstance(params, int):
+        sizes.append(f"{params:,} params")
     lines = [Text.assemble((record.title or record.name, "bold"), f"  {data}"),
-             Text(f"{model}  {optimizer}"),
-             Text(f"batch {setting('train.batch_size')}  seed {setting('train.seed')}{size}")]
+             Text(f"{model}  {optimizer}".strip())]
+    if sizes:
+        lines.append(Text("  ".join(sizes)))
     if record.note:
         lines.append(Text(f"note: {record.note}", style="italic"))
     dead = dead_message(record.grads[-1] if record.grads else None, setting("model.activation"))

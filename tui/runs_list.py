@@ -1,11 +1,13 @@
 """The runs list at the top of the monitor: one row per run, the cursor picks the run the
 panels show. `space` marks runs (for compare and export), `f` filters by state and `o`
-sorts; the title says which filter and order are on."""
+sorts; the title says which filter and order are on. An experiment's trials share one row
+(experiment_rows) that `enter` opens and closes."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -13,6 +15,13 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from dmt_tui import rundir
+from dmt_tui.app.experiment_rows import (
+    Group,
+    Manifests,
+    experiment_cells,
+    experiment_key,
+    experiment_of,
+)
 from dmt_tui.app.format import number, state_text
 from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.messages import RunSelected
@@ -93,11 +102,15 @@ class RunsList(DataTable[Text | str]):
     state_filter: reactive[str] = reactive("all", init=False)
     sort_by: reactive[str] = reactive("started", init=False)
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+    def __init__(self, *, id: str | None = None,  # noqa: A002 - Textual's name
+                 runs_dir: Path | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.records: dict[str, RunRecord] = {}  # every run, shown or filtered out
         self.marked: set[str] = set()
-        self._rows: dict[str, tuple[Text | str, ...]] = {}  # the cells on screen, by run
+        self._rows: dict[str, tuple[Text | str, ...]] = {}  # the cells on screen, by row key
+        self.manifests = Manifests(runs_dir)
+        self.groups: dict[str, Group] = {}  # the experiments with a row, by experiment id
+        self.expanded: set[str] = set()  # experiments whose trials show under their row
         self._announced: str | None = None  # the run the last RunSelected named
         self.wide = True  # the Setup column shows; see WIDE
         self.short_ids = False  # run ids without their date; see NARROW
@@ -115,7 +128,7 @@ class RunsList(DataTable[Text | str]):
         wide, short = self.size.width >= WIDE, self.size.width < NARROW
         if (wide, short) == (self.wide, self.short_ids):
             return
-        selected = self.selected_run
+        selected = self.selected_key  # an experiment's row stays selected, open or not
         self.wide, self.short_ids = wide, short
         self.clear(columns=True)
         self._rows.clear()
@@ -151,18 +164,48 @@ class RunsList(DataTable[Text | str]):
         """Move the cursor to a run (after a launch, or the newest on open), and scroll it
         into view once the new rows are laid out: scrolling now, before the table's height
         grew, left the row below the view at 80x24."""
+        record = self.records.get(run_id)
+        experiment = experiment_of(record) if record is not None else None
+        if run_id not in self._rows and experiment in self.groups:
+            run_id = self.groups[experiment].key  # a trial of a closed experiment: its row
         if run_id in self._rows:
             self.move_cursor(row=self.get_row_index(run_id))
             self.call_after_refresh(self._scroll_cursor_into_view)
 
     def toggle_mark(self) -> str | None:
-        """Mark or unmark the run under the cursor; return its id."""
+        """Mark or unmark the run under the cursor (on an experiment's row: all its trials,
+        or none when all were marked); return its id."""
+        group = self.groups.get(self.selected_experiment or "")
+        if group is not None:
+            trials = {r.run_id for r in group.trials}
+            self.marked = self.marked - trials if trials <= self.marked else self.marked | trials
+            self._sync()
+            return group.key
         run_id = self.selected_run
         if run_id is None:
             return None
         self.marked ^= {run_id}
         self._sync()
         return run_id
+
+    def reread_experiments(self) -> None:
+        """Show the manifests as they are now (after the app itself changed one)."""
+        self.manifests.forget()
+        self._sync()
+
+    def toggle_experiment(self) -> bool:
+        """Open the experiment under the cursor to show its trials, or close it; on one of
+        its trials, close it and go to its row. False when the cursor is on a lone run."""
+        experiment = self.selected_experiment
+        if experiment is None:
+            record = self.records.get(self.selected_run or "")
+            experiment = experiment_of(record) if record is not None else None
+            if experiment not in self.expanded:
+                return False
+        self.expanded ^= {experiment}
+        self._sync()
+        self.select_run(self.groups[experiment].key if experiment in self.groups else "")
+        return True
 
     def cycle_filter(self, step: int = 1) -> None:
         """Show the next state filter in STATE_FILTERS (step -1: the one before)."""
@@ -180,15 +223,31 @@ class RunsList(DataTable[Text | str]):
         self._sync()
 
     @property
-    def selected_run(self) -> str | None:
+    def selected_key(self) -> str | None:
+        """The row key under the cursor: a run id, or an experiment row's key."""
         if not self.row_count or not self.is_valid_row_index(self.cursor_row):
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return None if key is None else str(key)
 
     @property
+    def selected_experiment(self) -> str | None:
+        """The experiment whose row is under the cursor (not one of its trials' rows)."""
+        return experiment_key(self.selected_key)
+
+    @property
+    def selected_run(self) -> str | None:
+        """The run the panels show: the one under the cursor, or on an experiment's row its
+        best trial (Group.shown_trial)."""
+        return self._run_of(self.selected_key)
+
+    def _run_of(self, key: str | None) -> str | None:
+        group = self.groups.get(experiment_key(key) or "")
+        return group.shown_trial.run_id if group is not None else key
+
+    @property
     def shown_runs(self) -> list[str]:
-        """Run ids in the order the rows show them."""
+        """Row keys in the order the rows show them: run ids, and experiments' row keys."""
         return [str(row.key.value) for row in self.ordered_rows]
 
     # ---- keeping the rows in step ---------------------------------------------------------
@@ -201,28 +260,65 @@ class RunsList(DataTable[Text | str]):
         super()._update_dimensions(new_rows)
         self._update_count += 1
 
+    def _layout(self) -> list[tuple[str, tuple[Text | str, ...]]]:
+        """Each row to show, in order, with its cells: lone runs and experiments sorted
+        together (an experiment by its first trial, or its best), an open experiment's
+        trials under it. An experiment shows while any of its trials passes the filter."""
+        groups: dict[str, Group] = {}
+        top: list[tuple[tuple[float, str], RunRecord | Group]] = []
+        for record in self.records.values():
+            experiment = experiment_of(record)
+            if experiment is None:
+                if shows(self.state_filter, record.state):
+                    top.append((sort_key(self.sort_by, record), record))
+                continue
+            if experiment not in groups:
+                groups[experiment] = Group(experiment, self.manifests.info(experiment))
+            groups[experiment].trials.append(record)
+        self.groups = {}
+        for experiment, group in groups.items():
+            if any(shows(self.state_filter, r.state) for r in group.trials):
+                self.groups[experiment] = group
+                # by its best trial's loss, or by when its first trial started
+                first = min(group.trials, key=lambda r: r.run_id)
+                top.append((sort_key(self.sort_by, group.best_trial or first)
+                            if self.sort_by == "best" else sort_key("started", first), group))
+        rows: list[tuple[str, tuple[Text | str, ...]]] = []
+        for _, item in sorted(top, key=lambda t: t[0]):
+            if isinstance(item, RunRecord):
+                rows.append((item.run_id, row_cells(item, item.run_id in self.marked,
+                                                    self.wide, self.short_ids)))
+                continue
+            open_ = item.experiment_id in self.expanded
+            marked = sum(r.run_id in self.marked for r in item.trials)
+            rows.append((item.key, experiment_cells(item, open_, marked, self.wide)))
+            if open_:
+                for record in sorted((r for r in item.trials
+                                      if shows(self.state_filter, r.state)),
+                                     key=lambda r: sort_key(self.sort_by, r)):
+                    cells = row_cells(record, record.run_id in self.marked, self.wide, True)
+                    rows.append((record.run_id, (*cells[:2], f"  {cells[2]}", *cells[3:])))
+        return rows
+
     def _sync(self) -> None:
-        wanted = sorted((r for r in self.records.values()
-                         if shows(self.state_filter, r.state)),
-                        key=lambda r: sort_key(self.sort_by, r))
-        order = [r.run_id for r in wanted]
+        wanted = self._layout()
+        order = [key for key, _ in wanted]
         shown = self.shown_runs
-        selected, cursor_row = self.selected_run, self.cursor_row
+        selected, cursor_row = self.selected_key, self.cursor_row
         if order[:len(shown)] != shown:
             # A run left the filter or changed place: rebuild, keeping the cursor on its run.
             self.clear()
             self._rows.clear()
             shown = []
-        for record in wanted:
-            cells = row_cells(record, record.run_id in self.marked, self.wide, self.short_ids)
-            known = self._rows.get(record.run_id)
+        for row, cells in wanted:
+            known = self._rows.get(row)
             if known is None:
-                self.add_row(*cells, key=record.run_id)
+                self.add_row(*cells, key=row)
             else:
                 for (key, _), old, new in zip(COLUMNS, known, cells, strict=False):
                     if str(old) != str(new):  # a cell's style follows from its text
-                        self.update_cell(record.run_id, key, new, update_width=True)
-            self._rows[record.run_id] = cells
+                        self.update_cell(row, key, new, update_width=True)
+            self._rows[row] = cells
         if not shown and order:  # rebuilt: back to the run, or to where it was
             if selected in self._rows:
                 self.select_run(selected)
@@ -230,6 +326,8 @@ class RunsList(DataTable[Text | str]):
                 self.move_cursor(row=min(cursor_row, len(order) - 1))
         if not order:
             self._announce(None)
+        elif self.selected_experiment is not None:  # its best trial may have changed
+            self._announce(self.selected_run)
         self._titles()
 
     def _titles(self) -> None:
@@ -238,7 +336,7 @@ class RunsList(DataTable[Text | str]):
                              f"by {SORT_ORDERS[self.sort_by]} (o)")
         count = len(self.records)
         if not count:
-            self.border_subtitle = "No runs yet. Press n to start one, ? for keys"
+            self.border_subtitle = "No runs yet. Press n to start one, g for an experiment, ? keys"
             return
         live = sum(1 for r in self.records.values() if r.state in rundir.LIVE_STATES)
         runs = f"{count} run{'' if count == 1 else 's'}, {live} training"
@@ -262,6 +360,11 @@ class RunsList(DataTable[Text | str]):
         # cursor key still highlights "row -1", with no key.
         if event.row_key is None or event.row_key.value is None:
             return
-        run_id = str(event.row_key.value)
-        if run_id == self.selected_run:
-            self._announce(run_id)
+        key = str(event.row_key.value)
+        if key == self.selected_key:
+            self._announce(self._run_of(key))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """`enter` (or a click on the selected row) opens or closes an experiment."""
+        event.stop()
+        self.toggle_experiment()

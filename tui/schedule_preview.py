@@ -10,6 +10,7 @@ from dmt_tui.app.plot import Plot
 from dmt_tui.app.series import log10_points, log_ticks
 from dmt_tui.app.ticks import compact, linear_ticks, whole_ticks
 from dmt_tui.presets.schedules import lr_curve, steps_per_epoch
+from dmt_tui.presets.schema import FILE_DATASETS
 
 LR_COLOR = "magenta"
 SHIPPED_ROWS = {"wine": 178, "diabetes": 442}  # the real tables' rows (README, Datasets)
@@ -17,10 +18,10 @@ DECADE = 10.0  # a curve spanning more than this factor is drawn on a log axis
 
 
 def training_rows(config: dict[str, Any]) -> int | None:
-    """The rows an epoch trains on, where known before launch (not for a csv)."""
+    """The rows an epoch trains on, where known before launch (not for a user's file)."""
     data = config["data"]
     rows = SHIPPED_ROWS.get(data["dataset"])
-    if data["dataset"] == "csv":
+    if data["dataset"] in FILE_DATASETS:
         return None
     n = rows if rows is not None else data["n_samples"]
     return n - min(max(1, round(n * data["val_fraction"])), n - 1)

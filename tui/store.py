@@ -18,8 +18,9 @@ from typing import Any
 from dmt_tui.rundir.record import RunRecord
 
 # Ended runs whose events stay in memory after being looked at: the selected one and the one
-# before, so going back and forth is instant. Each is ~20 MB for 2,000 epochs; fifty would
-# take a gigabyte.
+# before, so going back and forth is instant; the others are read again when selected, so
+# memory grows with the runs looked at now, not with the runs looked at since the start
+# (bench/app_long_run.py measures the app's peak RSS on long runs and 1,000-run folders).
 KEEP_EVENTS = 2
 
 
@@ -75,15 +76,27 @@ def layer_means(grad: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(x.get("mean") if isinstance(x, dict) else None for x in layers)
 
 
+# An `epoch` event's fields that no panel reads of a past epoch (the newest is held whole).
+EPOCH_UNPLOTTED = frozenset({"es_wait", "es_patience", "es_best", "es_best_epoch", "threads"})
+EPOCH_PLOTTED = frozenset({"type", "epoch", "train_loss", "val_loss", "train_acc", "val_acc",
+                           "lr", "seconds", "time"}) | EPOCH_UNPLOTTED
+
+
 def slim_epoch(epoch: dict[str, Any]) -> dict[str, Any]:
     """What the panels read of an `epoch` event that is not the newest: the loss plot's
-    series (the newest is held whole: early stopping, progress and the loss panel's subtitle
-    read it). A third of its memory (~300 bytes against ~950 parsed whole), and untracked by
-    the garbage collector (numbers only)."""
+    series, and the Metrics view's (accuracy, epoch time, a script's own numbers). Half its
+    memory or less (~350 bytes against ~950 parsed whole), and untracked by the garbage
+    collector (numbers only)."""
     get = epoch.get  # a literal, not a loop over field names: this runs once an epoch
-    return {"type": "epoch", "epoch": get("epoch"), "train_loss": get("train_loss"),
-            "val_loss": get("val_loss"), "val_acc": get("val_acc"), "lr": get("lr"),
+    slim = {"type": "epoch", "epoch": get("epoch"), "train_loss": get("train_loss"),
+            "val_loss": get("val_loss"), "train_acc": get("train_acc"),
+            "val_acc": get("val_acc"), "lr": get("lr"), "seconds": get("seconds"),
             "time": get("time")}  # the lr plot and the wall-time axis
+    if epoch.keys() - EPOCH_PLOTTED:  # a script's own metrics (dmt_tui.Run), in its order
+        for name, value in epoch.items():
+            if name not in EPOCH_PLOTTED and isinstance(value, int | float):
+                slim[name] = value
+    return slim
 
 
 def slim_grad(grad: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from dmt_tui import rundir
+from dmt_tui.rundir.heartbeat import Heartbeat
 from dmt_tui.trainer.monitor import EarlyStopping, layer_norms, norm_histograms
 
 if TYPE_CHECKING:
@@ -47,41 +48,6 @@ LOSSES = ("train_loss", "val_loss")
 # written by the Run itself: an `epoch` keyword of that name would overwrite the contract's field
 RESERVED = ("type", "time", "epoch", "seconds", "es_wait", "es_patience", "es_best",
             "es_best_epoch", "threads")
-
-
-class _Heartbeat:
-    """status.json kept fresh from a daemon thread while the script runs, as the trainer's
-    (trainer.host.Heartbeat, whose module imports torch): a change of state is written at
-    once, other fields at most once a second, and the file at least every HEARTBEAT_S.
-    A killed script stops beating, and readers then show the run `crashed`."""
-
-    def __init__(self, run_dir: Path, **fields: Any) -> None:
-        self.run_dir, self.fields = run_dir, dict(fields)
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._written = 0.0
-        self.update(state=self.fields.get("state"))
-        self._thread = threading.Thread(target=self._beat, name="dmt-tui heartbeat", daemon=True)
-        self._thread.start()
-
-    def update(self, **fields: Any) -> None:
-        with self._lock:  # one writer at a time: both use the same temporary file name
-            self.fields.update(fields)
-            now = time.monotonic()
-            if "state" in fields or now - self._written >= 1.0:
-                rundir.write_status(self.run_dir, **self.fields)
-                self._written = now
-
-    def _beat(self) -> None:
-        while not self._done.wait(rundir.HEARTBEAT_S):
-            try:
-                self.update()
-            except OSError:
-                pass  # a full disk shows up in the run's own writes
-
-    def close(self, **fields: Any) -> None:
-        self._done.set()
-        self.update(**fields)
 
 
 def _plain(value: Any) -> Any:
@@ -179,7 +145,7 @@ class Run:
         self._watch: GradWatch | None = None
         self._best: BestWeights | None = None
         self._events: rundir.EventLog | None = None
-        self._heartbeat: _Heartbeat | None = None
+        self._heartbeat: Heartbeat | None = None
         self._started = False  # the `start` event is written
         self._decision: dict[str, Any] | None = None  # diverged or early_stopped: the end event
         self._signal = ""  # the name of a stop signal received
@@ -208,7 +174,7 @@ class Run:
         try:
             (run_dir / rundir.CONFIG).write_text(
                 yaml.safe_dump(self.config, sort_keys=False, default_flow_style=None), "utf-8")
-            self._heartbeat = _Heartbeat(
+            self._heartbeat = Heartbeat(
                 run_dir, state="starting", pid=os.getpid(), run_id=run_dir.name,
                 preset=self.name, epochs=self.epochs_total or 0, epoch=0,
                 started=round(time.time(), 3), world_size=1)
@@ -239,7 +205,7 @@ class Run:
         self.model = model
         self._best = BestWeights(self.run_dir / rundir.BEST)
 
-    def _live(self, what: str) -> tuple[rundir.EventLog, _Heartbeat]:
+    def _live(self, what: str) -> tuple[rundir.EventLog, Heartbeat]:
         if self._events is None or self._heartbeat is None or self.ended is not None:
             state = "has ended" if self.ended is not None else "has not begun"
             raise RuntimeError(f"run.{what}(): the run {state}; call it inside "

@@ -42,8 +42,8 @@ def line_with(text: str, needle: str) -> str:
 async def test_the_empty_screen_says_what_to_press(tmp_path: Path) -> None:
     app = DmtApp(tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for_text(pilot, "No runs yet. Press n to start one, ? for keys",
-                            "q Quit", "? Keys")
+        await wait_for_text(pilot, "No runs yet. Press n to start one, g for an experiment, "
+                            "? keys", "q Quit", "? Keys")
 
 
 async def test_setups_tell_runs_of_one_preset_apart(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from dmt_tui.app.experiment_form import ExperimentForm
 from dmt_tui.app.experiment_view import ExperimentScreen, StopExperimentConfirm
 from dmt_tui.rundir import manifest as manifests
 from tests.conftest import wait_until
-from tests.tui.conftest import screen_text, wait_for, wait_for_text
+from tests.tui.conftest import screen_text, tab_to, wait_for, wait_for_text
 
 pytestmark = pytest.mark.slow
 
@@ -53,9 +53,10 @@ async def test_a_lesson_launches_in_three_keys_and_its_view_is_drawn(
         assert manifest["preset"] == "warmup" and len(manifest["trials"]) == 2
         assert all(t["run_id"] for t in manifest["trials"])
         # both configurations on the leaderboard with a loss, and the plots drawn
-        await wait_for(pilot, lambda: "no epochs yet" not in screen_text(app)
-                       and "no gradient statistics yet" not in screen_text(app),
-                       "the plots", timeout=60)
+        await wait_for(pilot, lambda: all(
+            text not in screen_text(app) for text in
+            ("no epochs yet", "no gradient statistics yet", "reading the trials' runs"))
+            and "●" in screen_text(app), "the plots", timeout=60)
         board = screen_text(app)
         for label in ("━ schedule.name=noam", "━ schedule.name=none optimizer.lr=0.011"):
             row = next(line for line in board.splitlines() if label in line)
@@ -110,3 +111,41 @@ async def test_stop_an_experiment_from_its_view(experiments: Path, presets_dir: 
         await pilot.press("escape", "x")  # x opens it again from the monitor
         await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen), "x")
         await wait_for_text(pilot, "stopped")
+
+
+async def test_ticked_choices_and_variants_make_the_grid(
+        experiments: Path, presets_dir: Path) -> None:
+    """Choices ticked in the list vary their key; variants go together; a key both ticked
+    and typed is refused beside the typed field; the launched manifest holds the crossing."""
+    runs_dir = experiments
+    app = DmtApp(runs_dir, presets_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExperimentForm), "the form")
+        await pilot.press("end")  # the user preset `tiny`
+        await tab_to(app, pilot, "experiment-choices")
+        await pilot.press("space", "down", "space")  # identity and binary_step
+        await wait_for_text(pilot, "2 runs (2 configurations x 1 seed)")
+        await tab_to(app, pilot, "experiment-variants")
+        await pilot.press(*"optimizer.name=sgd optimizer.momentum=0.9; optimizer.name=adam")
+        await wait_for_text(pilot, "4 runs (4 configurations x 1 seed)")
+        await tab_to(app, pilot, "experiment-vary")
+        await pilot.press(*"model.activation=relu,tanh")
+        text = await wait_for_text(pilot, "model.activation is ticked in the choices too")
+        assert "vary" in next(line for line in text.splitlines() if "is ticked" in line)
+        await pilot.press("enter")
+        assert isinstance(app.screen, ExperimentForm) and not runs_dir.exists()
+        await pilot.press(*["backspace"] * len("model.activation=relu,tanh"))
+        await wait_for_text(pilot, "4 runs (4 configurations x 1 seed)")
+        await tab_to(app, pilot, "experiment-variants")
+        await pilot.press("end", *" oops")
+        await wait_for_text(pilot, "expected KEY=VALUE [KEY=VALUE ...]")
+        await pilot.press(*["backspace"] * len(" oops"))
+        await wait_for_text(pilot, "4 runs (4 configurations x 1 seed)")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen), "the view")
+    manifest = manifests.list_experiments(runs_dir)[0]
+    crossed = sorted(" ".join(sorted(t["overrides"])) for t in manifest["trials"])
+    assert crossed == sorted(
+        " ".join(sorted([f"model.activation={a}", *v])) for a in ("identity", "binary_step")
+        for v in (["optimizer.name=sgd", "optimizer.momentum=0.9"], ["optimizer.name=adam"]))
