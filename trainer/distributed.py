@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from dmt_tui.trainer.local_ranks import STORE_ENV
 
 STORE_KEY = "dmt-tui/error/{rank}"  # where a failing rank leaves its error for rank 0
 STOP_CHECK_STEPS = 32  # ranks agree on a stop request this often
+DEATH_SEEN_S = 3.0  # after a failed collective, how long a dying peer gets to be seen dead
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,14 @@ def who_failed(ranks: Ranks, peers: list[dict[str, Any]]) -> str:
     if errors:
         return "; ".join(errors)
     here = socket.gethostname()
-    dead = [p for p in peers[1:] if p["host"] == here and not pid_alive(p["pid"])]
+    # A killed peer's sockets close while it is still exiting: give it a moment to be seen
+    # gone (a zombie or reaped) before calling it merely silent.
+    deadline = time.monotonic() + DEATH_SEEN_S
+    while True:
+        dead = [p for p in peers[1:] if p["host"] == here and not pid_alive(p["pid"])]
+        if dead or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     if dead:
         return "; ".join(f"rank {p['rank']} (pid {p['pid']}) died without reporting an error"
                          for p in dead)
