@@ -1,8 +1,9 @@
 """Start a trainer as its own process in its own session (torch-free: the app calls this).
 
 The child runs `python -m dmt_tui.trainer train <run_dir>/config.yaml --run-dir <run_dir>`, the
-code path of `dmt-tui train`. `start_new_session=True` puts it in a new session, so a
-dropped SSH connection (SIGHUP to the app's session) or the app's death leaves it training.
+code path of `dmt-tui train` (or `train --resume RUN_ID`, that of `dmt-tui train --resume`).
+`start_new_session=True` puts it in a new session, so a dropped SSH connection (SIGHUP to the
+app's session) or the app's death leaves it training.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dmt_tui import rundir
 from dmt_tui.presets.schema import dump
@@ -38,21 +39,42 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
         where = err.filename or run_dir
         raise rundir.RunDirError(f"{where}: cannot write the run folder: "
                                  f"{err.strerror or err}; nothing was started") from None
-    # The child starts with SIGTERM blocked, until it has taken its stop signals
-    # (trainer/stop.py): a stop sent while it starts (its pid is in status.json from the
-    # moment it exists) then waits for it and ends the run `stopped`, instead of killing it.
+    with log:
+        process = _start([str(run_dir / rundir.CONFIG), "--run-dir", str(run_dir), "--quiet",
+                          "--nproc", str(nproc)], log, env)
+    _note_pid(run_dir, process.pid)
+    return run_dir, process
+
+
+def resume(run_dir: Path) -> subprocess.Popen[bytes]:
+    """Start `train --resume` on an ended run in its own folder: it goes on from last.pt,
+    appending to its events and its log. The caller checks first (a live run, no last.pt):
+    the trainer refuses those too, but only into the log. Raises rundir.RunDirError when the
+    log cannot be opened."""
+    try:
+        log = open(run_dir / rundir.LOG, "ab")  # noqa: SIM115 - the child owns it from here
+    except OSError as err:
+        raise rundir.RunDirError(f"{err.filename or run_dir}: cannot write the run's log: "
+                                 f"{err.strerror or err}; nothing was started") from None
+    with log:
+        return _start([f"--resume={run_dir.name}", "--runs-dir", str(run_dir.parent), "--quiet"],
+                      log, None)
+
+
+def _start(args: list[str], log: IO[bytes], env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+    """`python -P -m dmt_tui.trainer train ARGS` in a session of its own, writing to `log`.
+    The child starts with SIGTERM blocked, until it has taken its stop signals
+    (trainer/stop.py): a stop sent while it starts (its pid is in status.json from the
+    moment it exists) then waits for it and ends the run `stopped`, instead of killing it."""
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    with log, _restored(unblocked):
-        process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "dmt_tui.trainer", "train", str(run_dir / rundir.CONFIG),
-             "--run-dir", str(run_dir), "--quiet", "--nproc", str(nproc)],
+    with _restored(unblocked):
+        return subprocess.Popen(
+            [sys.executable, "-P", "-m", "dmt_tui.trainer", "train", *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
             # -P, PYTHONSAFEPATH: the installed dmt_tui runs, never a same-named folder in the cwd.
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
         )
-    _note_pid(run_dir, process.pid)
-    return run_dir, process
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
-"""Questions asked before acting: stopping a run (`s`) and deleting one (`d`), where the safe
-answer has the focus so an enter typed by reflex changes nothing; what to export (`e`); a
-run's title and note (`r`)."""
+"""Questions asked before acting: stopping a run (`s`), resuming one (`R`) and deleting one
+(`d`), where the safe answer has the focus so an enter typed by reflex changes nothing; what
+to export (`e`); a run's title and note (`r`)."""
 
 from __future__ import annotations
 
@@ -135,3 +135,18 @@ class RunNoteDialog(ModalScreen[tuple[str, str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ResumeConfirm(Confirm):
+    """Before `R` starts an ended run's trainer again, in its own folder."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Resume the run", id="resume_confirm.yes"),
+        Binding("n,escape", "answer(False)", "Keep it", id="resume_confirm.no"),
+    ]
+
+    def __init__(self, run_id: str, state: str, epoch: int, epochs: int) -> None:
+        super().__init__("Resume run", f"Resume {run_id} ({state} at epoch {epoch} of "
+                         f"{epochs})?\nIt trains on in its own folder from its last.pt (saved "
+                         f"at most seconds before it ended); its events go on after a 'resume' "
+                         f"mark.", "Resume", "Keep it")

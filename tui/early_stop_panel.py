@@ -8,6 +8,7 @@ from rich.text import Text
 
 from dmt_tui.app.format import gauge, number, state_text
 from dmt_tui.app.lines_panel import LinesPanel
+from dmt_tui.app.system_lines import oom_peak
 from dmt_tui.rundir.record import RunRecord
 
 GAUGE_WIDTH = 20
@@ -36,7 +37,8 @@ def early_stop_lines(record: RunRecord | None) -> list[Text]:
                       else "best: no finite val loss yet"))
     state = record.state
     reason = record.end.get("reason") or record.status.get("reason") or ""
-    ending = Text.assemble(state_text(state), (f": {reason}" if reason else "", ""))
+    ending = Text.assemble(state_text(state), (f": {reason}" if reason else "", ""),
+                           oom_peak(str(reason), record.progress))
     if record.end.get("error"):
         ending.append(f" ({record.end['error']})", style="red")
     lines.append(ending)

@@ -52,11 +52,18 @@ def _traceback_text(error: BaseException) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
+def _origin(error: BaseException) -> str | None:
+    """Where the error was raised: the innermost frame's file and line."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+
+
 def report_error(app: App[Any], where: str, error: BaseException) -> None:
     """Log an error the app survives and show it once; the same error again (a panel that
-    fails at every redraw) is counted, neither logged nor shown again."""
+    fails at every redraw, reached from a timer or from a key) is counted, neither logged
+    nor shown again. The same error: raised at the same line, of the same type and text."""
     seen: dict[tuple[str, str, str], int] = app.__dict__.setdefault("_dmt_errors_seen", {})
-    key = (where, type(error).__name__, str(error)[:200])
+    key = (_origin(error) or where, type(error).__name__, str(error)[:200])
     seen[key] = seen.get(key, 0) + 1
     if seen[key] > 1:
         return

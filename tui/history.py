@@ -77,6 +77,7 @@ class _Reader:
         self.progress: dict[str, Any] | None = None
         self.boundary: dict[str, Any] | None = None
         self.last_epoch: dict[str, Any] | None = None
+        self.cut_grads = False  # the last `resume` dropped grads trained again after it
 
     def block(self, data: bytes, start: int, end: int) -> None:
         """The whole lines in data[start:end]. A `grad` line is looked at where it lies;
@@ -89,8 +90,11 @@ class _Reader:
             if slim is not None:
                 self.history.grads.append(slim)
                 newest = (pos, stop)
-            elif self.line(data[pos:stop], self.history.offset + pos - start) == "grad":
-                newest = None  # a parsed grad is newer: line() kept it whole
+            else:
+                kind = self.line(data[pos:stop], self.history.offset + pos - start)
+                if kind == "grad" or (kind == "resume" and self.cut_grads):
+                    newest = None  # a parsed grad is newer (line() kept it whole), or the
+                    # block's newest was trained again after a resume
             pos = stop + 1
         if newest is not None:
             self.last_grad = data[newest[0]:newest[1]]
@@ -126,9 +130,27 @@ class _Reader:
         elif kind == "boundary":  # the newest, with the first one's data points
             self.boundary = {**event, "points": event.get("points")
                              or (self.boundary or {}).get("points")}
+        elif kind == "resume":
+            self.resume(event.get("epoch", 0))
         else:
             self.history.events.append(event)
         return kind
+
+    def resume(self, after: Any) -> None:
+        """`dmt-tui train --resume`: what came after the checkpoint's epoch is trained again
+        and follows, and the run's earlier `end` is not its last (RunRecord.apply does the
+        same event by event; the events handed on hold no `resume` so it is done once)."""
+        history = self.history
+        after = after if isinstance(after, int) else 0
+        epochs, grads = len(history.epochs), len(history.grads)
+        history.epochs = [e for e in history.epochs if e.get("epoch", 0) <= after]
+        history.grads = [g for g in history.grads if g.get("epoch", 0) <= after]
+        history.events = [e for e in history.events if e.get("type") != "end"]
+        if len(history.epochs) < epochs:
+            self.last_epoch = None  # the newest whole one was cut: the next is whole
+        self.cut_grads = len(history.grads) < grads
+        if self.cut_grads:
+            self.last_grad = None
 
     def done(self) -> History:
         history = self.history

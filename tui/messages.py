@@ -47,3 +47,11 @@ class RunSelected(Message):
     """The runs list's cursor moved to a run."""
 
     run_id: str | None
+
+
+@dataclass
+class ResumeRefused(Message):
+    """A trainer started by `R` exited before it resumed: what it said, in its log."""
+
+    run_id: str
+    error: str

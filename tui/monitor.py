@@ -33,8 +33,9 @@ from dmt_tui.app.grad_panel import GradPanel
 from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.launch_form import Launched, LaunchForm
 from dmt_tui.app.loss_panel import LossPanel
-from dmt_tui.app.messages import RunGone, RunSelected, RunsPolled, WatcherFailed
+from dmt_tui.app.messages import ResumeRefused, RunGone, RunSelected, RunsPolled, WatcherFailed
 from dmt_tui.app.progress_panel import ProgressPanel
+from dmt_tui.app.resume import ask_to_resume
 from dmt_tui.app.run_info_panel import RunInfoPanel
 from dmt_tui.app.runs_list import RunsList
 from dmt_tui.app.store import RunStore
@@ -75,6 +76,7 @@ class MonitorScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "new_run", "New run", id="monitor.new_run"),
         Binding("s", "stop_run", "Stop run", id="monitor.stop_run"),
+        Binding("R", "resume_run", "Resume run", show=False, id="monitor.resume_run"),
         Binding("l", "toggle_log", "Log y", id="monitor.toggle_log"),
         Binding("r", "toggle_lr", "LR", id="monitor.toggle_lr"),
         Binding("b", "toggle_boundary", "Boundary", id="monitor.toggle_boundary"),
@@ -262,6 +264,14 @@ class MonitorScreen(Screen[None]):
                 self.watcher.wake()
 
         self.app.push_screen(StopConfirm(record.run_id), answered)
+
+    def action_resume_run(self) -> None:
+        """Ask, then train the selected ended run on from its last.pt (`train --resume`)."""
+        ask_to_resume(self, self.record)
+
+    def on_resume_refused(self, message: ResumeRefused) -> None:
+        self.notify(f"{message.run_id}: {message.error}", title="Not resumed",
+                    severity="error", timeout=10)
 
     def action_toggle_log(self) -> None:
         """Put the loss plot's losses on a log axis, or back on a linear one."""

@@ -1,4 +1,5 @@
-"""The Progress panel: the current epoch's steps, throughput, device and elapsed time."""
+"""The Progress panel: the current epoch's steps, throughput, device and elapsed time, and
+what the trainer's process uses (system_lines)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from rich.text import Text
 from dmt_tui import rundir
 from dmt_tui.app.format import duration, gauge
 from dmt_tui.app.lines_panel import LinesPanel
+from dmt_tui.app.system_lines import system_lines
 from dmt_tui.rundir.record import RunRecord
 
 
 def progress_lines(record: RunRecord | None, now: float, width: int = 60) -> list[Text]:
-    """The epoch bar with steps and samples/s, then device and elapsed time."""
+    """The epoch bar with steps and samples/s, then device and elapsed time, then memory and
+    CPU (and GPU) as the last progress event says."""
     if record is None:
         return [Text("no run selected", style="dim")]
     live = record.state in rundir.LIVE_STATES
@@ -47,7 +50,8 @@ def progress_lines(record: RunRecord | None, now: float, width: int = 60) -> lis
     speed = f"{rate / 1000:.1f}k samples/s" if isinstance(rate, int | float) and rate >= 1e4 \
         else f"{rate:.0f} samples/s" if isinstance(rate, int | float) else "- samples/s"
     device = record.start.get("device") or record.setting("train.device") or "-"
-    return [bar, Text(f"{speed}  {device}  {duration(elapsed)} elapsed")]
+    return [bar, Text(f"{speed}  {device}  {duration(elapsed)} elapsed"),
+            *system_lines(latest, live)]
 
 
 class ProgressPanel(LinesPanel):

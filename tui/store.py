@@ -149,8 +149,10 @@ class RunStore:
                 record.grads.clear()
                 self._on_disk.discard(run_id)
                 applied.histories.add(run_id)
-            if update.epochs is not None:
-                record.epochs = update.epochs
+            if update.epochs is not None:  # a whole history: it says how the run ended, if
+                record.epochs = update.epochs  # it has (a resumed run's old `end` is gone)
+                record.end = {}
+                self._on_disk.discard(run_id)
             if update.grads is not None:
                 record.grads = update.grads
             epochs, grads = len(record.epochs), len(record.grads)

@@ -20,17 +20,29 @@ from textual.message_pump import MessagePump
 
 from dmt_tui import rundir
 from dmt_tui.app.history import read_history
-from dmt_tui.app.messages import RunGone, RunNotes, RunsPolled, RunUpdate, WatcherFailed
+from dmt_tui.app.messages import (
+    ResumeRefused,
+    RunGone,
+    RunNotes,
+    RunsPolled,
+    RunUpdate,
+    WatcherFailed,
+)
 from dmt_tui.rundir.record import read_end_event
 
 POLL_S = 0.5  # how often the runs folder is read; the trainer flushes after every line
 
 
 class _Tail:
-    """The watcher's view of one run: where its events.jsonl was read up to."""
+    """The watcher's view of one run: where its events.jsonl was read up to. `process`: a
+    trainer the app started to resume this ended run; the run is read as live while it runs,
+    and its earlier `end` no longer says that nothing more will come."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, process: subprocess.Popen[bytes] | None = None) -> None:
         self.run_dir = run_dir
+        self.process = process
+        self.resumed = False  # the trainer wrote its `resume` event
+        self.refusal: str | None = None  # it exited without resuming: what it said
         self.events = rundir.EventTail(run_dir / rundir.EVENTS)
         self.status: dict[str, Any] = {}
         self.state = ""
@@ -46,7 +58,7 @@ class _Tail:
         config, config_note = rundir.read_config(self.run_dir) if first else (None, None)
         if config_note:
             self._config_note = [config_note]
-        if first and state in rundir.END_STATES:
+        if first and state in rundir.END_STATES and self.process is None:
             # The trainer writes `end` before the final status.json: every event is on disk,
             # and nothing more will come. Leave them there until the app asks (history()).
             self.ended = True
@@ -62,12 +74,19 @@ class _Tail:
         events = self.events.read()
         live = state in rundir.LIVE_STATES
         self._saw_end = self._saw_end or any(e.get("type") == "end" for e in events)
+        self.resumed = self.resumed or any(e.get("type") == "resume" for e in events)
         # Done once the end event is in, or when a run without one looked dead on two polls
         # in a row (the trainer writes `end` just before status.json, so a poll that races
         # it gets the event on the next one) and its process is known to be gone. A run that
         # reads crashed only from a stale heartbeat (no process to ask) is still polled: it
         # may be on another host, or paused, and come back.
         gone = not live and not (state == "crashed" and not _process_gone(status))
+        if self.process is not None:
+            exit_code = self.process.poll()
+            gone = gone and exit_code is not None  # not yet taken over, or just ended
+            if exit_code not in (None, 0) and not self.resumed:
+                self.refusal = _last_error(self.run_dir / rundir.LOG, exit_code)
+                self.process = None  # said once
         self.ended = gone and (self._saw_end or self._looked_dead)
         self._looked_dead = gone
         notes = self._news(status_notes)
@@ -91,9 +110,10 @@ class _Tail:
         history = read_history(self.run_dir / rundir.EVENTS)
         self.events.offset = history.offset  # later polls read only what is appended
         self.events.skipped.extend(history.skipped)
-        self._saw_end = any(e.get("type") == "end" for e in history.events)
+        resuming = self.process is not None  # its old `end` is not the last word
+        self._saw_end = not resuming and any(e.get("type") == "end" for e in history.events)
         self.ended = state not in rundir.LIVE_STATES and self._saw_end
-        self._looked_dead = state not in rundir.LIVE_STATES
+        self._looked_dead = state not in rundir.LIVE_STATES and not resuming
         self.status, self.state = status, state
         return RunUpdate(self.run_dir, history.events, status, config,
                          epochs=history.epochs, grads=history.grads,
@@ -110,6 +130,19 @@ class _Tail:
         return RunUpdate(self.run_dir, history.events, rundir.run_status(self.run_dir)[0],
                          history=True, epochs=history.epochs, grads=history.grads,
                          notes=self._news([], history.skipped))
+
+
+def _last_error(log: Path, exit_code: int) -> str:
+    """The trainer's last `dmt-tui: error:` line in its log (a refusal says why there)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        lines = []
+    errors = [line.removeprefix("dmt-tui: error: ") for line in lines
+              if line.startswith("dmt-tui: error: ")]
+    return errors[-1] if errors else f"the trainer exited with code {exit_code}; see {log}"
 
 
 def _process_gone(status: dict[str, Any]) -> bool:
@@ -130,6 +163,7 @@ class RunsWatcher(threading.Thread):
         self._tails: dict[str, _Tail] = {}
         self._children: list[subprocess.Popen[bytes]] = []
         self._forgotten: set[str] = set()  # deleted runs, dropped by the thread's next poll
+        self._resumed: dict[str, subprocess.Popen[bytes]] = {}  # runs `R` started again
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -161,9 +195,16 @@ class RunsWatcher(threading.Thread):
         """Read new run folders and what live runs appended; return what changed."""
         with self._lock:
             forgotten, self._forgotten = self._forgotten, set()
+            resumed, self._resumed = self._resumed, {}
         for run_id in forgotten:
             self._tails.pop(run_id, None)
         updates = []
+        for run_id, process in resumed.items():
+            if run_id in self._tails:  # read again from the start, as a live run
+                tail = self._tails[run_id] = _Tail(self._tails[run_id].run_dir, process)
+                update = tail.read(first=True)
+                if update is not None:
+                    updates.append(update)
         entries = sorted(self.runs_dir.iterdir()) if self.runs_dir.is_dir() else []
         names = {entry.name for entry in entries}
         for run_id in [r for r in self._tails if r not in names]:
@@ -183,6 +224,9 @@ class RunsWatcher(threading.Thread):
             update = tail.read(first=False)
             if update is not None:
                 updates.append(update)
+            if tail.refusal is not None:
+                self.target.post_message(ResumeRefused(tail.run_dir.name, tail.refusal))
+                tail.refusal = None
         with self._lock:
             wanted, self._wanted = self._wanted, []
         for run_id in wanted:
@@ -208,6 +252,14 @@ class RunsWatcher(threading.Thread):
     def _reap_children(self) -> None:
         with self._lock:
             self._children = [p for p in self._children if p.poll() is None]
+
+    def resume(self, run_id: str, process: subprocess.Popen[bytes]) -> None:
+        """Read an ended run again, as live, while `process` (its resumed trainer) runs;
+        reap that process when it exits."""
+        with self._lock:
+            self._children.append(process)
+            self._resumed[run_id] = process
+        self._wake.set()
 
     def forget(self, run_id: str) -> None:
         """Stop reading a deleted run. The thread drops it itself: only it touches the
