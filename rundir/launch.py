@@ -8,10 +8,12 @@ app's session) or the app's death leaves it training.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,7 +25,7 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
            folder_name: str | None = None,
            env: dict[str, str] | None = None) -> tuple[Path, subprocess.Popen[bytes]]:
     """Create the run folder with config.yaml and a `starting` status, then start the trainer
-    (as `nproc` data-parallel processes through torchrun when more than one). The folder is
+    (as `nproc` data-parallel processes when more than one). The folder is
     named after `folder_name` (an experiment's trial) or the preset; `env` is added to the
     trainer's environment. Raises rundir.RunDirError when the runs folder cannot be written."""
     run_dir = rundir.create_run_dir(runs_dir, folder_name or config["name"])
@@ -40,6 +42,7 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
     with log:
         process = _start([str(run_dir / rundir.CONFIG), "--run-dir", str(run_dir), "--quiet",
                           "--nproc", str(nproc)], log, env)
+    _note_pid(run_dir, process.pid)
     return run_dir, process
 
 
@@ -59,14 +62,40 @@ def resume(run_dir: Path) -> subprocess.Popen[bytes]:
 
 
 def _start(args: list[str], log: IO[bytes], env: dict[str, str] | None) -> subprocess.Popen[bytes]:
-    """`python -P -m dmt_tui.trainer train ARGS` in a session of its own, writing to `log`."""
-    return subprocess.Popen(
-        [sys.executable, "-P", "-m", "dmt_tui.trainer", "train", *args],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, close_fds=True,
-        # -P, PYTHONSAFEPATH: the installed dmt_tui runs, never a same-named folder in the cwd.
-        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
-    )
+    """`python -P -m dmt_tui.trainer train ARGS` in a session of its own, writing to `log`.
+    The child starts with SIGTERM blocked, until it has taken its stop signals
+    (trainer/stop.py): a stop sent while it starts (its pid is in status.json from the
+    moment it exists) then waits for it and ends the run `stopped`, instead of killing it."""
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    with _restored(unblocked):
+        return subprocess.Popen(
+            [sys.executable, "-P", "-m", "dmt_tui.trainer", "train", *args],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+            # -P, PYTHONSAFEPATH: the installed dmt_tui runs, never a same-named folder in the cwd.
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
+        )
+
+
+@contextlib.contextmanager
+def _restored(mask: set[int | signal.Signals]) -> Iterator[None]:
+    """This thread's signal mask put back as it was, whatever happens inside."""
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _note_pid(run_dir: Path, pid: int) -> None:
+    """The child's pid (and, through write_status, this host) in status.json at once: a
+    trainer that dies before it writes its own (a python that cannot import us, an argument
+    it refuses) then reads `crashed` as soon as it is gone, not `starting` until its heartbeat
+    goes stale. Only over the `starting` status written above: a child quick enough to have
+    written its own status already knows better."""
+    status = rundir.read_status(run_dir)
+    if status.get("state") == "starting" and status.get("pid") is None:
+        with contextlib.suppress(OSError):  # the child reports a folder it cannot write
+            rundir.write_status(run_dir, **{**status, "pid": pid})
 
 
 def stop(run_dir: Path) -> bool:

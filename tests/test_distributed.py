@@ -1,4 +1,5 @@
-"""Data-parallel runs through torchrun, on the CPU with gloo and two processes."""
+"""Data-parallel runs (`--nproc`, and a user's own torchrun), on the CPU with gloo and two
+processes."""
 
 from __future__ import annotations
 
@@ -124,5 +125,5 @@ async def test_the_app_shows_a_data_parallel_run_like_any_other(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     app = DmtApp(tmp_path, None)
     async with app.run_test(size=(120, 36)) as pilot:
-        text = await wait_for_text(pilot, "finished", "3/3", "completed all 3 epochs")
-        assert "fc1" in text  # the gradient panel draws rank 0's norms
+        # the gradient panel draws rank 0's norms (fc1), maybe a refresh after the rest
+        await wait_for_text(pilot, "finished", "3/3", "completed all 3 epochs", "fc1")

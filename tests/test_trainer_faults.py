@@ -182,43 +182,6 @@ def test_a_killed_rank_is_a_few_lines_naming_it(tmp_path: Path) -> None:
     assert f"rank 1 (pid {rank1}) died" in RunRecord.load(run_dir).end["reason"]
 
 
-def _listening(pid: int) -> list[str]:
-    """Local addresses `pid` listens on over TCP (hex, from /proc/net)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            target = os.readlink(fd)
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    found = []
-    for table in ("tcp", "tcp6"):
-        for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            fields = row.split()
-            if fields[3] == "0A" and fields[9] in inodes:
-                found.append(fields[1].split(":")[0])
-    return found
-
-
-@pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="needs Linux /proc")
-def test_the_ranks_listen_on_loopback_only(tmp_path: Path) -> None:
-    """gloo's connections between the ranks are bound to the loopback interface. (The
-    rendezvous store of torchrun's agent is not: torch's TCPStore binds every interface
-    whatever host it is given; see the README's known limits.)"""
-    runs_dir = tmp_path / "runs"
-    trainer = start("train", "xor-adam", "--nproc", "2", "--runs-dir", str(runs_dir),
-                    "--quiet", *LONG)
-    try:
-        wait_until(lambda: epochs_written(runs_dir) >= 1, timeout=240, what="an epoch")
-        (run_dir,) = run_folders(runs_dir)
-        ranks = RunRecord.load(run_dir).start["ranks"]
-        addresses = [a for r in ranks for a in _listening(r["pid"])]
-    finally:
-        os.kill(trainer.pid, signal.SIGTERM)
-        trainer.communicate(timeout=240)
-    assert addresses  # gloo listens: the check sees its sockets
-    assert set(addresses) == {"0100007F"}, addresses  # 127.0.0.1, little-endian hex
-
-
 def _launched_end(runs_dir: Path, config: dict, env: dict[str, str] | None = None
                   ) -> tuple[Path, RunRecord]:
     old = dict(os.environ)

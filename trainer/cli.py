@@ -1,14 +1,11 @@
 """`dmt-tui train`: one run, headless. Also `python -m dmt_tui.trainer train ...`, which is what the
-app launches and what `torchrun -m dmt_tui.trainer` runs."""
+app launches, what each rank of `--nproc N` runs, and what a user's own torchrun runs."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
-import signal
-import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -37,7 +34,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, shared_default: object 
                         help="a folder of user presets (default: $DMT_PRESETS_DIR)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines on stdout")
     parser.add_argument("--nproc", type=_nproc, default=1, metavar="N",
-                        help="train as N data-parallel processes through torchrun (default 1)")
+                        help="train as N data-parallel processes on this machine (default 1)")
     parser.add_argument("--run-dir", type=Path, default=None, help=argparse.SUPPRESS)
 
 
@@ -107,7 +104,7 @@ def _train(args: argparse.Namespace, stop: StopRequest) -> int:
         return resume_command(args, stop)
     if args.preset is None:
         return fail("train: give a preset (a name or a YAML file), or --resume RUN_ID")
-    launched = args.run_dir  # by the app or torchrun: the folder and config.yaml exist
+    launched = args.run_dir  # by the app or as a rank: the folder and config.yaml exist
     if launched is not None:
         if not launched.is_dir():
             return fail(f"{launched}: no such run folder")
@@ -120,7 +117,7 @@ def _train(args: argparse.Namespace, stop: StopRequest) -> int:
     if stop:
         return _stopped_before_start(launched, stop)
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return _through_torchrun(args, config, stop)
+        return _as_ranks(args, config, stop)
     try:
         # torch is imported only now that the preset is known to be good: a typo answers fast.
         from dmt_tui.trainer import distributed, engine, loop
@@ -167,8 +164,9 @@ def _train(args: argparse.Namespace, stop: StopRequest) -> int:
     failed = end["state"] == "failed"
     distributed.close(finished_together=not failed)
     if ranks.enabled:
-        # torchrun reads any non-zero exit as a crash and prints a page about it; an orderly
-        # end (stopped, diverged, ...) exits 0, and the run's `end` event says how it ended.
+        # The rank launcher (and a user's torchrun) reads a non-zero exit as a crash and ends
+        # the other ranks; an orderly end (stopped, diverged, ...) exits 0, and the run's
+        # `end` event says how it ended.
         _leave_now(1 if failed else 0)
     return engine.EXIT_CODES.get(str(end["state"]), 1)
 
@@ -221,15 +219,15 @@ def _new_run_dir(runs_dir: Path, config: dict[str, Any]) -> Path:
     return run_dir
 
 
-def _through_torchrun(args: argparse.Namespace, config: dict[str, Any],
-                      stop: StopRequest) -> int:
-    """`--nproc N`: the same run as N data-parallel processes under torchrun (one node).
-    This process makes the run folder, starts torchrun, passes a stop on to rank 0, and
-    answers with the run's end state in one line; torchrun's and the ranks' own stderr
-    (a killed rank's tracebacks) go to trainer.log."""
+def _as_ranks(args: argparse.Namespace, config: dict[str, Any], stop: StopRequest) -> int:
+    """`--nproc N`: the same run as N data-parallel processes on this machine (see
+    trainer/local_ranks.py for why not torchrun). This process makes the run folder, starts
+    the ranks, passes a stop on to rank 0, and answers with the run's end state in one line;
+    the ranks' own stderr (a killed rank's tracebacks) goes to trainer.log."""
     from dmt_tui.trainer.data import (
         load_dataset,  # torch-free: a bad CSV is refused before starting
     )
+    from dmt_tui.trainer.local_ranks import run_ranks
 
     run_dir = args.run_dir
     if run_dir is None:
@@ -240,69 +238,28 @@ def _through_torchrun(args: argparse.Namespace, config: dict[str, Any],
             return fail(str(err))
         if not args.quiet:
             print(f"run {run_dir.name} in {run_dir} ({args.nproc} processes)", flush=True)
-    # The rendezvous store on the loopback interface only (`--standalone` listens on every
-    # interface), and gloo's connections too: a one-node run has no business on the network.
-    command = [sys.executable, "-P", "-m", "torch.distributed.run", "--nnodes=1",
-               "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{_free_port()}",
-               f"--rdzv-id={run_dir.name}", f"--nproc-per-node={args.nproc}",
-               "-m", "dmt_tui.trainer", "train", str(run_dir / rundir.CONFIG),
-               "--run-dir", str(run_dir)]
     try:
-        log: Any = open(run_dir / rundir.LOG, "ab")  # noqa: SIM115
-    except OSError:
-        log = None
-    # In a session of its own, so the terminal's Ctrl-C reaches this process alone.
-    torchrun = subprocess.Popen([*command, *(["--quiet"] if args.quiet else [])],
-                                start_new_session=True, stderr=log,
-                                env={**os.environ, "PYTHONSAFEPATH": "1",  # the ranks too
-                                     "GLOO_SOCKET_IFNAME": _loopback_name(),
-                                     "MASTER_ADDR": "127.0.0.1"})
-    if log is not None:
-        log.close()
-
-    def pass_on(signum: int, frame: object) -> None:
-        # Rank 0 takes the stop request and the ranks agree on it (`end` says `stopped`);
-        # before rank 0 is up, torchrun itself is told.
-        pid = rundir.read_status(run_dir).get("pid")
-        if not isinstance(pid, int) or pid == os.getpid():
-            pid = torchrun.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, pass_on)
-    if stop:  # a stop that came while torchrun was being started
-        pass_on(signal.SIGTERM, None)
-    code = torchrun.wait()
-    end = RunRecord.load(run_dir).end
+        outcome = run_ranks(run_dir, args.nproc, args.quiet, stop)
+    except OSError as err:  # trainer.log or the rendezvous folder cannot be made
+        reason = f"{err.filename or run_dir}: {err.strerror or err}; no rank was started"
+        return _failed_before_start(run_dir, reason, 1)
+    record = RunRecord.load(run_dir)
+    end = record.end
+    if not end and outcome.stopped_by and not record.start:
+        # a stop before rank 0 took the signals ends it by SIGTERM's default: still a stop
+        stop.signal_name = stop.signal_name or outcome.stopped_by
+        return _stopped_before_start(run_dir, stop)
     if not end:
-        reason = (f"torchrun exited with code {code} before the run ended; its output is in "
-                  f"{run_dir / rundir.LOG}")
+        reason = f"{outcome.died or 'the ranks exited'} before the run ended"
         rundir.record_end(run_dir, state="failed", reason=reason, error=reason)
         end = {"state": "failed", "reason": reason}
-    if end.get("state") == "failed":
+    if end.get("state") == "failed":  # rank 0's own line went to trainer.log with its stderr
         print(f"dmt-tui: error: run failed: {end.get('reason')} (details in "
               f"{run_dir / rundir.LOG})", file=sys.stderr)
-    elif not args.quiet:
-        print(f"{end.get('state')}: {end.get('reason')}", flush=True)
+    # any other end: rank 0 printed its line on the stdout it shares with this process
     from dmt_tui.trainer.engine import EXIT_CODES  # imports torch, but only once training is over
 
     return EXIT_CODES.get(str(end.get("state")), 1)
-
-
-def _free_port() -> int:
-    """A TCP port free on the loopback interface now (torchrun binds it a moment later)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _loopback_name() -> str:
-    """The loopback interface's name (`lo` on Linux), for gloo to bind to."""
-    for _, name in socket.if_nameindex():
-        if name.startswith("lo"):
-            return name
-    return "lo"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from dmt_tui.trainer.distributed import SINGLE, Ranks
 
 def pick_device(name: str, ranks: Ranks = SINGLE) -> torch.device:
     """`auto` is the first visible CUDA device (CUDA_VISIBLE_DEVICES applies), else the CPU.
-    Under torchrun, `auto` and `cuda` mean this rank's own GPU, cuda:LOCAL_RANK."""
+    With several ranks, `auto` and `cuda` mean this rank's own GPU, cuda:LOCAL_RANK."""
     if name == "auto" and not torch.cuda.is_available():
         return torch.device("cpu")
     if name in ("auto", "cuda") and ranks.enabled:

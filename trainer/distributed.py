@@ -1,11 +1,12 @@
-"""Data-parallel runs under torchrun: which rank this is, the process group, and the few
-collectives the loop needs. A single process is world size 1, and every helper here is
-then a no-op, so the loop reads the same either way."""
+"""Data-parallel runs (`--nproc N`, or a user's own torchrun): which rank this is, the
+process group, and the few collectives the loop needs. A single process is world size 1,
+and every helper here is then a no-op, so the loop reads the same either way."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,9 +15,11 @@ import torch
 import torch.distributed as dist
 
 from dmt_tui.rundir import pid_alive
+from dmt_tui.trainer.local_ranks import STORE_ENV
 
 STORE_KEY = "dmt-tui/error/{rank}"  # where a failing rank leaves its error for rank 0
 STOP_CHECK_STEPS = 32  # ranks agree on a stop request this often
+DEATH_SEEN_S = 3.0  # after a failed collective, how long a dying peer gets to be seen dead
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,24 @@ SINGLE = Ranks()
 
 
 def from_env() -> Ranks:
-    """The ranks torchrun set in the environment, or a single process."""
+    """The ranks the launcher (ours or torchrun) set in the environment, or a single
+    process."""
     return Ranks(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
                  int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def init(ranks: Ranks, device: torch.device) -> None:
-    """Join the process group: nccl between GPUs, gloo between CPU processes."""
+    """Join the process group: nccl between GPUs, gloo between CPU processes. Ranks that
+    `--nproc` started meet at its FileStore (no listening socket); under a user's own
+    torchrun they meet at its store, through the environment."""
     if ranks.enabled and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=timedelta(seconds=120))
+        store = os.environ.get(STORE_ENV)
+        if store:
+            dist.init_process_group(backend, init_method=f"file://{store}", rank=ranks.rank,
+                                    world_size=ranks.world, timeout=timedelta(seconds=120))
+        else:
+            dist.init_process_group(backend, timeout=timedelta(seconds=120))
 
 
 def close(finished_together: bool) -> None:
@@ -117,8 +128,9 @@ def describe_ranks(ranks: Ranks) -> list[dict[str, Any]]:
 
 
 def report_error(ranks: Ranks, message: str) -> None:
-    """A non-zero rank leaves its error in torchrun's store, which outlives it, so that
-    rank 0 can name it in the run's `end` event."""
+    """A non-zero rank leaves its error in the rendezvous store (the launcher's FileStore,
+    or torchrun's), which outlives it, so that rank 0 can name it in the run's `end`
+    event."""
     if not ranks.enabled or ranks.main:
         return
     try:
@@ -144,7 +156,14 @@ def who_failed(ranks: Ranks, peers: list[dict[str, Any]]) -> str:
     if errors:
         return "; ".join(errors)
     here = socket.gethostname()
-    dead = [p for p in peers[1:] if p["host"] == here and not pid_alive(p["pid"])]
+    # A killed peer's sockets close while it is still exiting: give it a moment to be seen
+    # gone (a zombie or reaped) before calling it merely silent.
+    deadline = time.monotonic() + DEATH_SEEN_S
+    while True:
+        dead = [p for p in peers[1:] if p["host"] == here and not pid_alive(p["pid"])]
+        if dead or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     if dead:
         return "; ".join(f"rank {p['rank']} (pid {p['pid']}) died without reporting an error"
                          for p in dead)

@@ -44,7 +44,7 @@ def run(config: dict[str, Any], run_dir: Path, echo: Callable[[str], None] = pri
     event. `session` is the prepared D and M blocks, built here when not given. `stop` is a
     stop request already listening (the command line takes the signals before importing
     torch); otherwise one listens here until the run ends. `resume`: a last.pt's contents,
-    to go on from (trainer.resume). Under torchrun every rank calls this; only rank 0
+    to go on from (trainer.resume). Under `--nproc` every rank calls this; only rank 0
     writes the run directory."""
     own_stop = stop is None
     if stop is None:  # not `stop or ...`: a request not yet made is falsy

@@ -18,11 +18,11 @@ from dmt_tui.trainer.speed.flat import FlatParameters
 # How a run's steps run (trainer.steps has one class for each).
 EAGER = "eager"  # one process, parameters in one flat buffer
 GRAPH = "graph"  # the same, with full batches replayed from a CUDA graph
-DATA_PARALLEL = "data-parallel"  # ranks under torchrun, DistributedDataParallel
+DATA_PARALLEL = "data-parallel"  # several ranks, DistributedDataParallel
 
 
 def choose_mode(config: RunConfig, device: torch.device, ranks: Ranks) -> str:
-    """Data-parallel under torchrun; else replayed from a CUDA graph where the run allows
+    """Data-parallel with several ranks; else replayed from a CUDA graph where the run allows
     one (speed.graphs.wanted); else eager."""
     if ranks.enabled:
         return DATA_PARALLEL

@@ -8,7 +8,7 @@ keep that contract:
 - `EagerStep`: one process; parameters and gradients in one flat buffer (speed.flat).
 - `GraphStep`: the eager step's own function, captured once in a CUDA graph and replayed for
   every full batch (speed.graphs); the last, partial batch runs eagerly.
-- `DataParallelStep`: under torchrun; each rank trains on its share of every batch, and
+- `DataParallelStep`: with several ranks; each rank trains on its share of every batch, and
   DistributedDataParallel averages the gradients.
 
 `session.choose_mode` picks one per run, once; `loop.prepare` builds the parameters and the
@@ -188,7 +188,7 @@ class GraphStep:
 
 
 class DataParallelStep:
-    """Under torchrun: every rank draws the same order and trains on its share of each global
+    """With several ranks: every rank draws the same order and trains on its share of each global
     batch; DistributedDataParallel all-reduces the gradients. With `keep_norms`, each step's
     per-parameter gradient norms stay on the device (the same on every rank after the
     all-reduce; rank 0's are recorded)."""

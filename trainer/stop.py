@@ -33,6 +33,10 @@ class StopRequest:
         for sig in STOP_SIGNALS:
             previous = signal.signal(sig, self._handle)
             self._previous.setdefault(sig, previous)
+        # A launcher (rundir/launch.py, trainer/local_ranks.py) starts a trainer with SIGTERM
+        # blocked, so that a stop sent before this point waits instead of killing it: take
+        # it now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         return True
 
     def restore(self) -> None:

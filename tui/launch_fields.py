@@ -95,7 +95,7 @@ FIELDS = (
           section="Where and how"),
     Field("train.dtype", "dtype", DTYPES, "one of " + ", ".join(DTYPES), short=""),
     Field("train.device", "device"),
-    Field("nproc", "processes", None, "1 or more; above 1 runs torchrun", in_preset=False,
+    Field("nproc", "processes", None, "1 or more; above 1 trains data-parallel", in_preset=False,
           default="1"),
 )
 BY_KEY = {field.key: field for field in FIELDS}
