@@ -171,25 +171,34 @@ def test_sigterm_to_the_scheduler_stops_running_trials_and_cancels_the_queued(
 
 def test_a_killed_scheduler_leaves_trials_training_and_resume_starts_the_rest(
         tmp_path: Path) -> None:
+    """Two trials train when the scheduler is killed; one may have ended and a third begun
+    in between (the test never assumes a trial is still going): whichever started keep
+    going, and --resume starts exactly the ones that never did."""
     runs_dir = tmp_path / "runs"
-    manifest = _detached(tmp_path, runs_dir, epochs=25)
+    manifest = _detached(tmp_path, runs_dir, epochs=60)
     os.kill(manifest["scheduler"]["pid"], signal.SIGKILL)
     wait_until(lambda: not rundir.pid_alive(manifest["scheduler"]["pid"]), 60, "the kill")
     first = [t["run_id"] for t in _only_manifest(runs_dir)["trials"] if t.get("run_id")]
-    assert len(first) == 2
+    never = 4 - len(first)
+    assert len(first) >= 2
     row = json.loads(run_cli("experiments", "--json", "--runs-dir", str(runs_dir)).stdout)
-    assert row["state"] == "interrupted" and row["queued"] == 2
-    resumed = run_cli("sweep", "--resume", manifest["id"], "--runs-dir", str(runs_dir),
-                      timeout=600)
-    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
-    assert "2 trial(s) never started" in resumed.stdout
-    manifest = _only_manifest(runs_dir)
-    assert [t["state"] for t in manifest["trials"]] == ["finished"] * 4
-    assert [t["run_id"] for t in manifest["trials"]][:2] == first  # the orphans kept going
-    assert len(list(rundir.iter_run_dirs(runs_dir))) == 4
-    for run_id in first:
+    assert row["queued"] == never
+    if never:
+        assert row["state"] == "interrupted"
+        resumed = run_cli("sweep", "--resume", manifest["id"], "--runs-dir", str(runs_dir),
+                          timeout=600)
+        assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+        assert f"{never} trial(s) never started" in resumed.stdout
+    for run_id in first:  # the orphans kept going to their end
+        wait_until(lambda r=run_id: bool(_events(runs_dir / r))
+                   and _events(runs_dir / r)[-1]["type"] == "end", 300, f"{run_id}'s end")
         end = _events(runs_dir / run_id)[-1]
-        assert (end["type"], end["state"], end["epochs"]) == ("end", "finished", 25)
+        assert (end["type"], end["state"], end["epochs"]) == ("end", "finished", 60)
+    manifest = _only_manifest(runs_dir)
+    assert [t["run_id"] for t in manifest["trials"]][:len(first)] == first
+    assert len(list(rundir.iter_run_dirs(runs_dir))) == 4
+    assert all(rundir.read_status(runs_dir / t["run_id"])["state"] == "finished"
+               for t in manifest["trials"])
 
 
 def test_ctrl_c_to_a_foreground_sweep_stops_it(tmp_path: Path) -> None:
