@@ -105,9 +105,12 @@ async def test_stop_an_experiment_from_its_view(experiments: Path, presets_dir: 
         await wait_for(pilot, lambda: isinstance(app.screen, StopExperimentConfirm), "asking")
         await pilot.press("y")
         await wait_for_text(pilot, "3/3 ended", timeout=120)
-        manifest = manifests.list_experiments(runs_dir)[0]
-        assert sorted(t["state"] for t in manifest["trials"]) == \
-            ["cancelled", "cancelled", "stopped"]
+
+        def states() -> list[str]:  # the scheduler writes the manifest as its trials end
+            return sorted(t["state"] for t in manifests.list_experiments(runs_dir)[0]["trials"])
+
+        await wait_for(pilot, lambda: states() == ["cancelled", "cancelled", "stopped"],
+                       f"the manifest's states (now {states()})", timeout=120)
         await pilot.press("escape", "x")  # x opens it again from the monitor
         await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen), "x")
         await wait_for_text(pilot, "stopped")
