@@ -30,6 +30,13 @@ from dmt_tui.rundir.experiment_table import summary_rows, trial_result
 from dmt_tui.rundir.record import RunRecord
 from dmt_tui.rundir.scheduler import stop_experiment
 
+# The leaderboard's orders, `o` cycles them: (name, row field, highest first). Rows without
+# the figure go last.
+SORTS = [("best val loss, lowest first", "best_val_loss_mean", False),
+         ("val acc, highest first", "best_val_acc_mean", True),
+         ("epochs, fewest first", "epochs_mean", False),
+         ("time, shortest first", "seconds_mean", False),
+         ("configuration, A-Z", "group", False)]
 POLL_S = 1.0  # trials end in seconds; the plots redraw only when an epoch arrived
 
 
@@ -74,6 +81,7 @@ class ExperimentScreen(Screen[None]):
         Binding("escape", "close", "Back", id="experiment.close"),
         Binding("s", "stop", "Stop experiment", id="experiment.stop"),
         Binding("l", "toggle_log", "Log y", id="experiment.toggle_log"),
+        Binding("o", "sort", "Sort", id="experiment.sort"),
     ]
 
     def __init__(self, runs_dir: Path, experiment_id: str) -> None:
@@ -82,6 +90,7 @@ class ExperimentScreen(Screen[None]):
         self.manifest: dict[str, Any] = {}
         self.records: dict[str, RunRecord] = {}
         self.log_y = False
+        self.sort = 0  # an index into SORTS
         self._drawn: tuple[Any, ...] | None = None
         self._reading = False  # a thread is reading the records
         self._records_read = False  # the plots have every started trial's events
@@ -89,7 +98,7 @@ class ExperimentScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="experiment-summary") as box:
             box.border_title = f"Experiment {self.experiment_id}"
-            box.border_subtitle = "s stops · escape goes back"
+            box.border_subtitle = "o sorts · s stops · escape goes back"
             yield Static(id="experiment-header")
             yield DataTable(id="experiment-leaderboard", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="experiment-plots"):
@@ -148,7 +157,7 @@ class ExperimentScreen(Screen[None]):
             return
         self.manifest, self.records = found, records
         self._records_read = self._records_read or read
-        key = (tuple(t["state"] for t in found["trials"]),
+        key = (self.sort, tuple(t["state"] for t in found["trials"]),
                tuple((r.run_id, len(r.epochs), len(r.grads), r.state)
                      for r in self.records.values()), self.log_y, self.size,
                self._records_read)
@@ -190,10 +199,15 @@ class ExperimentScreen(Screen[None]):
     def _table(self, rows: list[dict[str, Any]], colour: dict[str, int]) -> None:
         table: DataTable[Text | str] = self.query_one("#experiment-leaderboard", DataTable)
         table.clear(columns=True)
+        name, field, highest_first = SORTS[self.sort]
         for column in ("configuration", "seeds", "best val loss", "min-max", "val acc",
                        "epochs", "time"):
             table.add_column(column)
-        for row in rows:
+        self.query_one("#experiment-summary").border_subtitle = \
+            f"by {name} (o) · s stops · escape goes back"
+        known = [r for r in rows if r[field] is not None]
+        known.sort(key=lambda r: r[field], reverse=highest_first)
+        for row in known + [r for r in rows if r[field] is None]:
             mean, sd = row["best_val_loss_mean"], row["best_val_loss_sd"]
             loss = "-" if mean is None else f"{mean:.4g}" + ("" if sd is None else f" ± {sd:.2g}")
             spread = "-" if mean is None else \
@@ -258,6 +272,12 @@ class ExperimentScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_sort(self) -> None:
+        """The leaderboard by its next column: loss, accuracy, epochs, time, configuration."""
+        self.sort = (self.sort + 1) % len(SORTS)
+        if self.manifest:
+            self._show(self.manifest, self.records)
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
