@@ -7,25 +7,18 @@ draws; plots redraw on a timer, and only the ones whose data changed.
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState
 
 from dmt_tui import rundir
 from dmt_tui.app.boundary_panel import BoundaryPanel
 from dmt_tui.app.compare_screen import CompareScreen
-from dmt_tui.app.confirm import DeleteConfirm, ExportDialog, RunNoteDialog, StopConfirm
+from dmt_tui.app.confirm import RunNoteDialog, StopConfirm
 from dmt_tui.app.early_stop_panel import EarlyStopPanel
 from dmt_tui.app.experiment_form import new_experiment, open_experiment
 from dmt_tui.app.experiment_rows import stop_from_row
@@ -36,13 +29,13 @@ from dmt_tui.app.loss_panel import LossPanel
 from dmt_tui.app.messages import ResumeRefused, RunGone, RunSelected, RunsPolled, WatcherFailed
 from dmt_tui.app.progress_panel import ProgressPanel
 from dmt_tui.app.resume import ask_to_resume
+from dmt_tui.app.run_files import RunFiles
 from dmt_tui.app.run_info_panel import RunInfoPanel
 from dmt_tui.app.runs_list import RunsList
 from dmt_tui.app.store import RunStore
 from dmt_tui.app.watcher import RunsWatcher
 from dmt_tui.rundir.launch import stop
 from dmt_tui.rundir.meta import write_meta
-from dmt_tui.rundir.record import RunRecord
 
 REDRAW_S = 0.25  # plots redraw at most four times a second, and only when their data changed
 # The timer draws these in turn, one group a tick, each every REDRAW_S: a frame then builds
@@ -53,24 +46,10 @@ TICK_GROUPS: tuple[tuple[type[Panel], ...], ...] = (
     (LossPanel, RunInfoPanel, EarlyStopPanel, ProgressPanel), (GradPanel, BoundaryPanel))
 ALL_PANELS = tuple(panel for group in TICK_GROUPS for panel in group)
 LAYER_KEYS = Binding.Group("layer")
-# What `e` offers: (format, the module it needs, what installs it); csv and jsonl are ticked.
-EXPORT_FORMATS = [("csv", "pandas", ""), ("jsonl", "json", ""),
-                  ("parquet", "pyarrow", "pip install 'dmt-tui[parquet]'"),
-                  ("tensorboard", "tensorboard", "pip install 'dmt-tui[tensorboard]'")]
-EXPORTS_DIR = "exports"  # under the working directory, as `dmt-tui export` writes by default
-
-
-def export_folder(run_ids: list[str], now: float | None = None) -> Path:
-    """Where `e` writes: ./exports/<run id> for one run, ./exports/<time>-<n>-runs for
-    several, so a second export does not overwrite the first one's metrics.csv."""
-    if len(run_ids) == 1:
-        return Path.cwd() / EXPORTS_DIR / run_ids[0]
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    return Path.cwd() / EXPORTS_DIR / f"{stamp}-{len(run_ids)}-runs"
 
 
 @guard_handlers("redraw", "_redraw_tick")
-class MonitorScreen(Screen[None]):
+class MonitorScreen(RunFiles):
     """Runs and the selected run's loss, early stopping, gradient norms and progress."""
 
     BINDINGS = [
@@ -112,7 +91,6 @@ class MonitorScreen(Screen[None]):
     # what each lesson shows: listed apart in `?`
     VIEW_KEYS = frozenset({"monitor.toggle_lr", "monitor.cycle_smoothing", "monitor.toggle_time",
                            "monitor.toggle_boundary", "monitor.cycle_grad_view"})
-    selected: reactive[str | None] = reactive(None)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -199,11 +177,6 @@ class MonitorScreen(Screen[None]):
         on_disk = self.store.want(run_ids)
         if on_disk and self.watcher is not None:
             self.watcher.load(on_disk)
-
-    @property
-    def record(self) -> RunRecord | None:
-        """The selected run."""
-        return self.store.get(self.selected)
 
     def redraw(self, panels: tuple[type[Panel], ...] = ALL_PANELS) -> None:
         """Give the panels (all by default) the selected run; each redraws only if what it
@@ -364,25 +337,13 @@ class MonitorScreen(Screen[None]):
         """Order the list by best validation loss, or by start time."""
         self.query_one(RunsList).toggle_sort()
 
-    def marked_runs(self) -> list[RunRecord]:
-        """The marked runs, oldest first."""
-        return self.store.in_order(self.query_one(RunsList).marked)
-
-    # ---- compare, export, delete ----------------------------------------------------------
+    # ---- experiments, compare (export and delete: run_files.RunFiles) ---------------------
 
     def action_new_experiment(self) -> None:
         new_experiment(self)
 
     def action_experiment(self) -> None:
         open_experiment(self, self.record)
-
-    def _on_experiment_row(self, what: str) -> bool:
-        """On an experiment's row, a key meant for one run says to pick a trial first."""
-        if self.query_one(RunsList).selected_experiment is None:
-            return False
-        self.notify(f"an experiment's row: enter opens it, then pick the trial to {what}",
-                    severity="warning")
-        return True
 
     def action_toggle_experiment(self) -> None:
         """Show an experiment's trials under its row in the list, or hide them again."""
@@ -399,98 +360,3 @@ class MonitorScreen(Screen[None]):
         self.want_events(r.run_id for r in marked)  # ended runs' events may be on disk only
         self.app.push_screen(CompareScreen(marked))
 
-    def action_export(self) -> None:
-        """Export the marked runs, or else the selected one, after a dialog that names them
-        and asks for the formats."""
-        marked = self.marked_runs()
-        records = marked or ([self.record] if self.record else [])
-        if not records:
-            self.notify("no run to export", severity="warning")
-            return
-        run_ids = [r.run_id for r in records]
-        plural = "s" if len(run_ids) != 1 else ""
-        what = f"the {len(run_ids)} marked run{plural}" if marked else "the selected run"
-        if marked and self.selected not in run_ids:
-            what += f" (not the selected {self.selected}: space marks it)"
-        out_dir = export_folder(run_ids)
-        formats = [(name, importlib.util.find_spec(module) is not None,
-                    hint) for name, module, hint in EXPORT_FORMATS]
-
-        def answered(chosen: list[str] | None) -> None:
-            if not chosen:
-                return
-            self.notify(f"exporting {len(run_ids)} run{plural} ...", title="Export",
-                        timeout=2)
-            self.export_runs([r.run_dir for r in records], out_dir, chosen)
-
-        self.app.push_screen(ExportDialog(what, run_ids, str(out_dir), formats), answered)
-
-    @work(thread=True, group="export", exit_on_error=False, description="export runs")
-    def export_runs(self, run_dirs: list[Path], out_dir: Path, formats: list[str]) -> None:
-        """Write the runs' files in a thread: pandas and the disk stay off the UI thread."""
-        from dmt_tui.rundir.export import ExportError, export_runs  # pandas loads only on export
-
-        # Read afresh: the app's own records change on the UI thread as events arrive.
-        records = [RunRecord.load(run_dir) for run_dir in run_dirs]
-        try:
-            written = export_runs(records, formats, out_dir, say=lambda _line: None)
-        except ExportError as err:
-            self.app.call_from_thread(self.notify, str(err), title="Export failed",
-                                      severity="error", timeout=10)
-            return
-        names = [p.name for p in written]
-        listed = "\n".join(names[:4]) + (f"\nand {len(names) - 4} more" if len(names) > 4
-                                          else "")
-        self.app.call_from_thread(
-            self.notify, f"{out_dir}\n{listed}", timeout=10,
-            title=f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to")
-
-    def action_delete_run(self) -> None:
-        """Ask, then delete the selected run's folder; a live run is refused."""
-        if self._on_experiment_row("delete"):
-            return
-        record = self.record
-        if record is None:
-            self.notify("no run selected", severity="warning")
-            return
-        if record.state in rundir.LIVE_STATES:
-            self.notify(f"{record.run_id} is {record.state}: stop it first (s), then delete",
-                        title="Not deleted", severity="warning")
-            return
-
-        def answered(confirmed: bool | None) -> None:
-            if confirmed:
-                self.delete_run(record.run_dir)
-
-        self.app.push_screen(DeleteConfirm(record.run_id, str(record.run_dir)), answered)
-
-    @work(thread=True, group="delete", exit_on_error=False, description="delete a run folder")
-    def delete_run(self, run_dir: Path) -> None:
-        """Remove the folder in a thread: a big checkpoint on a slow disk takes a while."""
-        status = rundir.read_status(run_dir)
-        if status.get("state") in rundir.LIVE_STATES and rundir.trainer_alive(status):
-            self.app.call_from_thread(self.notify, f"{run_dir.name}: its trainer is alive",
-                                      title="Not deleted", severity="warning")
-            return
-        try:
-            shutil.rmtree(run_dir)
-        except FileNotFoundError:
-            pass  # gone already (deleted from a shell): forget it all the same
-        except OSError as err:
-            self.app.call_from_thread(self.notify, f"{run_dir}: {err.strerror or err}",
-                                      title="Cannot delete", severity="error")
-            return
-        self.app.call_from_thread(self._forget_run, run_dir.name)
-
-    def _forget_run(self, run_id: str) -> None:
-        self.store.forget(run_id)
-        if self.watcher is not None:
-            self.watcher.forget(run_id)
-        self.query_one(RunsList).remove_run(run_id)
-        self.notify(f"deleted {run_id}", title="Delete")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker that failed in a way not foreseen above still says so, in a toast."""
-        worker = event.worker
-        if event.state == WorkerState.ERROR and worker.group in ("export", "delete"):
-            self.notify(f"{worker.description} failed: {worker.error}", severity="error")
