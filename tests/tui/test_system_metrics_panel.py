@@ -56,16 +56,25 @@ def panel(screen: str, title: str) -> list[str]:
     raise AssertionError(f"the {title} panel has no bottom edge:\n{screen}")
 
 
-async def shown(app: DmtApp, pilot: Pilot[Any], panel_id: str, text: str) -> str:
-    """The screen once `text` is on it with the panel scrolled into view: at 80x24 the
-    status column scrolls (the gradient panel keeps its place below it)."""
+TITLES = {"run-info": "Run", "early-stop": "Early stopping", "progress": "Progress"}
+
+
+async def shown(app: DmtApp, pilot: Pilot[Any], panel_id: str, *texts: str) -> str:
+    """The screen once the panel is on it whole, border to border, with every one of
+    `texts` on one of its rows: at 80x24 the status column scrolls (the gradient panel keeps
+    its place below it), and a row drawn before its scroll bar came may wrap until the
+    panel's next tick."""
     widget = app.screen.query_one(f"#{panel_id}")
 
-    def visible() -> bool:
+    def whole() -> bool:
         widget.scroll_visible(animate=False, immediate=True)
-        return text in screen_text(app)
+        try:
+            rows = "\n".join(panel(screen_text(app), TITLES[panel_id]))
+            return all(text in rows for text in texts)
+        except (StopIteration, ValueError, AssertionError):  # not on screen whole yet
+            return False
 
-    await wait_for(pilot, visible, f"{text!r} in #{panel_id}")
+    await wait_for(pilot, whole, f"{texts!r} in the whole #{panel_id}")
     return screen_text(app)
 
 
@@ -82,7 +91,7 @@ async def test_cuda_fields_show_in_the_progress_panel(runs_dir: Path,
     crafted_run(runs_dir, "cuda", ON_CUDA)
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
-        screen = await shown(app, pilot, "progress", "RSS 412M")
+        screen = await shown(app, pilot, "progress", "RSS 412M", "10/10 steps", "samples/s")
         rows = panel(screen, "Progress")
         assert rows[0].startswith("epoch 25/25") and "samples/s" in rows[1]
         assert rows[-2:] == ["RSS 412M  CPU 98%  GPU 87% 10.3G",
