@@ -40,6 +40,15 @@ def outside_frame(app: DmtApp, plot: Widget) -> list[str]:
     return found
 
 
+def tick_labels(app: DmtApp, plot: Widget) -> list[str]:
+    """The x axis's labels: the row under the plot's box, when the box is drawn whole."""
+    rows = rows_of(app, plot)
+    bottom = next((i for i, row in enumerate(rows) if "└" in row), None)
+    if bottom is None or bottom + 1 >= len(rows):
+        return []
+    return rows[bottom + 1].strip("│ ").split()
+
+
 async def press_and_redraw(app: DmtApp, pilot: Pilot[Any], key: str) -> None:
     before = screen_text(app)
     await pilot.press(key)
@@ -113,9 +122,6 @@ async def test_epoch_axes_tick_whole_numbers(recorded_runs: Path) -> None:
         await wait_for(pilot, lambda: "epoch 20:" in screen_text(app), "the run")
         for plot_id in ("loss-plot", "grad-total"):
             plot = app.screen.query_one(f"#{plot_id}")
-            await wait_for(pilot, lambda p=plot: any("└" in row for row in rows_of(app, p)),
-                           plot_id)
-            rows = rows_of(app, plot)
-            below = rows[next(i for i, row in enumerate(rows) if "└" in row) + 1]
-            labels = below.strip("│ ").split()
-            assert labels and all(label.isdigit() for label in labels), (plot_id, below)
+            await wait_for(pilot, lambda p=plot: bool(tick_labels(app, p)), plot_id)
+            labels = tick_labels(app, plot)
+            assert all(label.isdigit() for label in labels), (plot_id, labels)
