@@ -85,6 +85,7 @@ async def test_a_status_without_summary_fields_reads_the_end_event(tmp_path: Pat
     (runs / bare / "status.json").write_text(json.dumps(status), "utf-8")
     app = DmtApp(runs)
     async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_text(pilot, old, bare)  # both rows listed before the cursor moves
         await pilot.press("up")  # the other run: `bare` is never looked at
         await wait_for(pilot, lambda: app.screen.query_one(RunsList).selected_run == old,
                        "the older run")
