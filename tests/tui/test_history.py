@@ -80,6 +80,27 @@ def test_a_null_total_and_odd_lines_are_read_or_skipped_with_a_note(tmp_path: Pa
     assert history.offset == path.stat().st_size - len(b'{"type":"epoch","epoch":3,"train_l')
 
 
+def test_epochs_with_wrong_fields_are_cleaned_past_and_newest(tmp_path: Path) -> None:
+    """A past epoch's plotted field of the wrong type, or an epoch number that is a float, is
+    read field by field (slim, the field dropped with a note); the newest epoch is held whole
+    and cleaned, its notes kept too."""
+    good = {"type": "epoch", "time": 1.0, "epoch": 1, "train_loss": 0.5, "val_loss": 0.6,
+            "train_acc": None, "val_acc": 0.5, "lr": 0.1, "seconds": 0.2, "es_wait": 0}
+    events = [good, {**good, "epoch": 2.0, "val_loss": 0.4},
+              {**good, "epoch": 3, "lr": "fast"}, {**good, "epoch": 4, "es_wait": "x"}]
+    path = tmp_path / rundir.EVENTS
+    path.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
+    history = read_history(path)
+    assert [e["epoch"] for e in history.epochs] == [1, 2, 3, 4]
+    assert history.epochs[0] == slim_epoch(good)
+    assert history.epochs[1]["val_loss"] == 0.4 and type(history.epochs[1]["epoch"]) is int
+    assert history.epochs[2]["lr"] is None  # slim keeps the key, without the wrong value
+    assert history.epochs[3] == {k: v for k, v in events[3].items() if k != "es_wait"}
+    assert len(history.skipped) == 2
+    assert "ignored lr='fast' (wrong type)" in history.skipped[0]
+    assert "the last epoch" in history.skipped[1] and "es_wait='x'" in history.skipped[1]
+
+
 def test_a_live_run_is_read_whole_once_then_tailed_from_there(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / RECORDED_RUN
     shutil.copytree(DATA_RUNS / RECORDED_RUN, run_dir)
