@@ -1,7 +1,8 @@
 """Start a trainer as its own process in its own session (torch-free: the app calls this).
 
 The child runs `python -m dmt_tui.trainer train <run_dir>/config.yaml --run-dir <run_dir>`, the
-code path of `dmt-tui train` (or `train --resume RUN_ID`, that of `dmt-tui train --resume`).
+code path of `dmt-tui train` (or `train --resume RUN_ID [--set train.epochs=N]`, that of
+`dmt-tui train --resume`).
 `start_new_session=True` puts it in a new session, so a dropped SSH connection (SIGHUP to the
 app's session) or the app's death leaves it training.
 """
@@ -46,19 +47,34 @@ def launch(config: dict[str, Any], runs_dir: Path, nproc: int = 1, *,
     return run_dir, process
 
 
-def resume(run_dir: Path) -> subprocess.Popen[bytes]:
+def resume(run_dir: Path, epochs: int | None = None) -> subprocess.Popen[bytes]:
     """Start `train --resume` on an ended run in its own folder: it goes on from last.pt,
-    appending to its events and its log. The caller checks first (a live run, no last.pt):
-    the trainer refuses those too, but only into the log. Raises rundir.RunDirError when the
-    log cannot be opened."""
+    appending to its events and its log, to `epochs` in all where given (see
+    resume_arguments). The caller checks first (a live run, no last.pt): the trainer refuses
+    those too, but only into the log. Raises rundir.RunDirError when the log cannot be
+    opened."""
+    arguments = resume_arguments(run_dir, epochs)
     try:
         log = open(run_dir / rundir.LOG, "ab")  # noqa: SIM115 - the child owns it from here
     except OSError as err:
         raise rundir.RunDirError(f"{err.filename or run_dir}: cannot write the run's log: "
                                  f"{err.strerror or err}; nothing was started") from None
     with log:
-        return _start([f"--resume={run_dir.name}", "--runs-dir", str(run_dir.parent), "--quiet"],
-                      log, None)
+        return _start(arguments, log, None)
+
+
+def resume_arguments(run_dir: Path, epochs: int | None = None) -> list[str]:
+    """The `train` arguments that resume the run: with `--set train.epochs=N` where `epochs`
+    differs from the total in its config.yaml (an unreadable config.yaml counts as differing:
+    the trainer then says what is wrong with it). The trainer checks N, as it checks any
+    --set given to --resume."""
+    arguments = [f"--resume={run_dir.name}", "--runs-dir", str(run_dir.parent), "--quiet"]
+    if epochs is not None:
+        train = rundir.read_config(run_dir)[0].get("train")
+        planned = train.get("epochs") if isinstance(train, dict) else None
+        if epochs != planned or isinstance(planned, bool):
+            arguments += ["--set", f"train.epochs={epochs}"]
+    return arguments
 
 
 def _start(args: list[str], log: IO[bytes], env: dict[str, str] | None) -> subprocess.Popen[bytes]:

@@ -102,8 +102,13 @@ class RunRecord:
 
     @property
     def epochs_total(self) -> int:
-        epochs = self.setting("train.epochs")
-        return epochs if is_int(epochs) and epochs > 0 else 0
+        """The epochs the run trains to: status.json's, the trainer's latest word (a run
+        resumed with more epochs says so there at once, while config.yaml is read once), or
+        config.yaml's where status.json has none."""
+        for epochs in (self.status.get("epochs"), self.setting("train.epochs")):
+            if is_int(epochs) and epochs > 0:
+                return int(epochs)
+        return 0
 
     @property
     def epoch(self) -> int:

@@ -1,6 +1,6 @@
-"""Questions asked before acting: stopping a run (`s`), resuming one (`R`) and deleting one
-(`d`), where the safe answer has the focus so an enter typed by reflex changes nothing; what
-to export (`e`); a run's title and note (`r`)."""
+"""Questions asked before acting: stopping a run (`s`) and deleting one (`d`), where the safe
+answer has the focus so an enter typed by reflex changes nothing; resuming one (`R`), for how
+many epochs; what to export (`e`); a run's title and note (`r`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
+
+from dmt_tui.presets.schema import SCHEMA
 
 
 class Confirm(ModalScreen[bool]):
@@ -137,16 +139,85 @@ class RunNoteDialog(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-class ResumeConfirm(Confirm):
-    """Before `R` starts an ended run's trainer again, in its own folder."""
+class ResumeConfirm(ModalScreen[int | None]):
+    """Before `R` starts an ended run's trainer again, in its own folder: asks for the epochs
+    to train in all, as `--set train.epochs=N` gives them on the command line. `y` or enter
+    resumes (the answer is the epochs), `n` or escape keeps the run as it is (None)."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Resume the run", id="resume_confirm.yes"),
-        Binding("n,escape", "answer(False)", "Keep it", id="resume_confirm.no"),
+        # priority: checked before the focused field, which takes digits only (EpochsInput)
+        Binding("y", "resume", "Resume the run", priority=True, id="resume_confirm.yes"),
+        Binding("n,escape", "keep", "Keep it", priority=True, id="resume_confirm.no"),
     ]
 
-    def __init__(self, run_id: str, state: str, epoch: int, epochs: int) -> None:
-        super().__init__("Resume run", f"Resume {run_id} ({state} at epoch {epoch} of "
-                         f"{epochs})?\nIt trains on in its own folder from its last.pt (saved "
-                         f"at most seconds before it ended); its events go on after a 'resume' "
-                         f"mark.", "Resume", "Keep it")
+    def __init__(self, run_id: str, state: str, epoch: int, epochs: int, wanted: int) -> None:
+        """`epoch`: the epochs trained; `epochs`: the planned total; `wanted`: the field's
+        first value."""
+        super().__init__()
+        self.epoch, self.wanted = epoch, wanted
+        self.question = (f"Resume {run_id} ({state} at epoch {epoch} of {epochs})?\nIt trains "
+                         f"on in its own folder from its last.pt (saved at most seconds before "
+                         f"it ended); its events go on after a 'resume' mark.")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="confirm") as box:
+            box.border_title = "Resume run"
+            yield Static(self.question)
+            with Horizontal(id="resume-epochs-row"):
+                yield Static("epochs in all ", classes="dialog-label")
+                yield EpochsInput(str(self.wanted), restrict=r"[0-9]*", max_length=9,
+                                  id="resume-epochs", compact=True)
+            yield Static("", id="resume-problem")
+            with Horizontal(classes="confirm-buttons"):
+                yield Button("Resume (y)", id="yes", variant="error", compact=True)
+                yield Button("Keep it (n)", id="no", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#resume-epochs", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_resume()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#resume-problem", Static).update("")  # it spoke of the old value
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "yes":
+            self.action_resume()
+        else:
+            self.action_keep()
+
+    def action_resume(self) -> None:
+        """Resume with the epochs in the field, or say in the dialog why they cannot be."""
+        text = self.query_one("#resume-epochs", Input).value.strip()
+        problem = epochs_problem(text, self.epoch)
+        if problem:
+            self.query_one("#resume-problem", Static).update(problem)
+            return
+        self.dismiss(int(text))
+
+    def action_keep(self) -> None:
+        self.dismiss(None)
+
+
+class EpochsInput(Input):
+    """A field of digits that leaves every other printable key to the dialog's bindings (an
+    Input claims them all, so `y` and `n` would never reach the dialog)."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character.isdigit()
+
+
+def epochs_problem(text: str, trained: int) -> str | None:
+    """Why `text` cannot be a resumed run's epochs in all, in one line, or None when it can:
+    a whole number above the epochs already trained, within the preset schema's bound."""
+    accepted = f"epochs: a whole number above {trained}, the epochs already trained"
+    if not (text.isascii() and text.isdigit()) or int(text) <= trained:
+        return accepted
+    key = SCHEMA["train"]["epochs"]
+    try:
+        key.check(int(text))
+    except ValueError:
+        return f"{accepted} (train.epochs: {key.allowed})"
+    return None

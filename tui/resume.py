@@ -1,8 +1,9 @@
-"""`R`: train an ended run on from its last.pt, as `dmt-tui train --resume RUN_ID` does.
+"""`R`: train an ended run on from its last.pt, as `dmt-tui train --resume RUN_ID [--set
+train.epochs=N]` does: the question asks for the epochs in all.
 
 What the trainer would refuse is refused here first, with the reason, since a trainer started
-in the background can only say so in its log: a live run, a run without last.pt, a run that
-has trained all its epochs (the app cannot give it more; the command line can).
+in the background can only say so in its log: a live run, a run without last.pt; epochs not
+above those already trained are refused by the question itself.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ def resume_refusal(record: RunRecord | None) -> str | None:
     if not (run_dir / rundir.LAST).is_file():
         return (f"{run_id} has no {rundir.LAST} to resume from (it ended before its first "
                 f"checkpoint, or was trained before runs kept one)")
-    total = record.epochs_total
-    if total and record.epoch >= total:
-        return (f"{run_id} has trained all {total} of its epochs; to train it longer: "
-                f"dmt-tui train --resume {run_id} --set train.epochs=N")
     return None
+
+
+def epochs_offered(record: RunRecord) -> int:
+    """The epochs the question starts from: the planned total, or twice it for a run that
+    has trained them all (always above the epochs trained, which the trainer requires)."""
+    total = record.epochs_total
+    return total if total > record.epoch else max(2 * total, record.epoch + 1)
 
 
 def ask_to_resume(screen: MonitorScreen, record: RunRecord | None) -> None:
@@ -48,20 +52,20 @@ def ask_to_resume(screen: MonitorScreen, record: RunRecord | None) -> None:
         screen.notify(refusal or "", title="Not resumed", severity="warning")
         return
 
-    def answered(confirmed: bool | None) -> None:
-        refusal = resume_refusal(record) if confirmed else None  # asked again: it may have
-        if not confirmed or refusal:  # been resumed from a shell while the question was up
+    def answered(epochs: int | None) -> None:
+        refusal = resume_refusal(record) if epochs else None  # asked again: it may have
+        if not epochs or refusal:  # been resumed from a shell while the question was up
             if refusal:
                 screen.notify(refusal, title="Not resumed", severity="warning")
             return
         try:
-            process = resume(record.run_dir)
+            process = resume(record.run_dir, epochs)
         except rundir.RunDirError as err:
             screen.notify(str(err), title="Not resumed", severity="error")
             return
         if screen.watcher is not None:
             screen.watcher.resume(record.run_id, process)
-        screen.notify(f"resuming {record.run_id}", title="Resume")
+        screen.notify(f"resuming {record.run_id} to epoch {epochs}", title="Resume")
 
     screen.app.push_screen(ResumeConfirm(record.run_id, record.state, record.epoch,
-                                         record.epochs_total), answered)
+                                         record.epochs_total, epochs_offered(record)), answered)

@@ -1,6 +1,7 @@
-"""`R` resumes the selected run, as `dmt-tui train --resume` does, after asking. The runs are
-real: one stopped part way (SIGTERM, as `s` sends) and one that trained all its epochs, both
-from the real trainer; the resumed trainer is the real one, started by the app."""
+"""`R` resumes the selected run, as `dmt-tui train --resume [--set train.epochs=N]` does, after
+asking for the epochs in all. The runs are real: one stopped part way (SIGTERM, as `s` sends)
+and one that trained all its epochs, both from the real trainer; the resumed trainer is the
+real one, started by the app."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from textual.widgets import Input, Static
 
 import dmt_tui.app.resume
 from dmt_tui.app.app import DmtApp
@@ -110,8 +113,8 @@ def resumed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[subprocess.Popen[b
     started: list[subprocess.Popen[bytes]] = []
     real = dmt_tui.app.resume.resume
 
-    def recording(run_dir: Path) -> subprocess.Popen[bytes]:
-        started.append(process := real(run_dir))
+    def recording(run_dir: Path, epochs: int | None = None) -> subprocess.Popen[bytes]:
+        started.append(process := real(run_dir, epochs))
         return process
 
     monkeypatch.setattr(dmt_tui.app.resume, "resume", recording)
@@ -183,9 +186,7 @@ async def test_r_refuses_what_cannot_be_resumed(
     sizes = {key: (d / "events.jsonl").stat().st_size for key, d in runs.items()
              if (d / "events.jsonl").exists()}
     refusals = {"live": "is running: only a run that has ended can be resumed",
-                "no-last": "has no last.pt to resume from",
-                "finished": "has trained all 3 of its epochs; to train it longer: "
-                            "dmt-tui train --resume"}
+                "no-last": "has no last.pt to resume from"}
     app = DmtApp(runs["live"].parent)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         await wait_for_text(pilot, *(d.name for d in runs.values()))
@@ -228,3 +229,82 @@ async def test_a_trainer_that_refuses_says_why_and_the_row_stays(
     (process,) = resumed
     assert process.wait(60) == 2
     assert len(events(run_dir)) == lines_before  # nothing written
+
+
+def epochs_field(app: DmtApp) -> Input:
+    return app.screen.query_one("#resume-epochs", Input)
+
+
+def dialog_says(app: DmtApp) -> str:
+    """The question's one-line refusal of the epochs typed (empty while there is none)."""
+    return str(app.screen.query_one("#resume-problem", Static).content)
+
+
+async def test_r_trains_a_finished_run_to_more_epochs(
+        runs: dict[str, Path], resumed: list[subprocess.Popen[bytes]]) -> None:
+    run_dir = runs["finished"]
+    assert events(run_dir, "end")[-1]["epochs"] == 3
+    app = DmtApp(run_dir.parent)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await wait_for_text(pilot, run_dir.name)
+        await select(pilot, app, run_dir)
+        await wait_for(pilot, lambda: "3/3" in row_of(app, run_dir), "the finished row")
+        await pilot.press("R")  # trained all its epochs: asked, offered twice as many
+        await wait_for(pilot, lambda: isinstance(app.screen, ResumeConfirm), "the question")
+        assert f"Resume {run_dir.name} (finished at epoch 3 of 3)?" in app.screen.question
+        assert epochs_field(app).value == "6" and app.focused is epochs_field(app)
+        await wait_for_text(pilot, "epochs in all 6")
+        await pilot.press("home", "ctrl+k", "5", "enter")
+        await wait_for_text(pilot, f"resuming {run_dir.name} to epoch 5")
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
+        await wait_for(pilot, lambda: events(run_dir, "end")[-1]["epochs"] == 5
+                       and run_state(run_dir) == "finished", "the run finished at epoch 5",
+                       timeout=180)
+        await wait_for(pilot, lambda: "5/5" in row_of(app, run_dir)
+                       and "finished" in row_of(app, run_dir), "the row finished at 5/5")
+    (process,) = resumed
+    assert process.wait(60) == 0  # finished (README, "Exit codes")
+    kinds = [e["type"] for e in events(run_dir)]
+    assert kinds.count("resume") == 1 and kinds.count("end") == 2
+    (mark,) = events(run_dir, "resume")
+    assert mark["epoch"] == 3 and mark["epochs"] == 5
+    assert [e["epoch"] for e in events(run_dir, "epoch")] == [1, 2, 3, 4, 5]
+    end = events(run_dir, "end")[-1]
+    assert end["state"] == "finished" and end["epochs"] == 5
+    config = yaml.safe_load((run_dir / "config.yaml").read_text("utf-8"))
+    assert config["train"]["epochs"] == 5  # the run's config says what it trained to
+
+
+async def test_epochs_not_above_those_trained_keep_the_question_open(
+        runs: dict[str, Path], resumed: list[subprocess.Popen[bytes]]) -> None:
+    run_dir = runs["finished"]
+    size = (run_dir / "events.jsonl").stat().st_size
+    config = (run_dir / "config.yaml").read_bytes()
+    accepted = "epochs: a whole number above 3, the epochs already trained"
+    app = DmtApp(run_dir.parent)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await wait_for_text(pilot, run_dir.name)
+        await select(pilot, app, run_dir)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResumeConfirm), "the question")
+        assert dialog_says(app) == ""
+        await pilot.press("home", "ctrl+k", *"abc", "enter")  # letters are not taken
+        assert epochs_field(app).value == ""
+        await wait_for(pilot, lambda: dialog_says(app) == accepted, "the refusal of ''")
+        await wait_for_text(pilot, accepted)  # on the screen, on one line
+        bound = f"{accepted} (train.epochs: a whole number >= 1 and <= 10000000)"
+        for typed, answer, refusal in [("3", "enter", accepted), ("0", "y", accepted),
+                                       ("20000000", "y", bound)]:
+            await pilot.press("home", "ctrl+k", *typed)
+            await wait_for(pilot, lambda: dialog_says(app) == "", "the old refusal gone")
+            assert epochs_field(app).value == typed
+            await pilot.press(answer)
+            await wait_for(pilot, lambda: dialog_says(app) == refusal,  # noqa: B023
+                           f"the refusal of {typed}")
+            assert isinstance(app.screen, ResumeConfirm)  # still asking
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
+        assert not any(n.title == "Resume" for n in app._notifications)
+    assert resumed == []  # no trainer started, nothing written
+    assert (run_dir / "events.jsonl").stat().st_size == size
+    assert (run_dir / "config.yaml").read_bytes() == config
