@@ -17,7 +17,7 @@ from textual.worker import WorkerFailed
 
 from dmt_tui import rundir
 from dmt_tui.app.compare_screen import CompareScreen
-from dmt_tui.app.confirm import DeleteConfirm, StopConfirm
+from dmt_tui.app.confirm import DeleteConfirm, ResumeConfirm, StopConfirm
 from dmt_tui.app.experiment_form import ExperimentForm
 from dmt_tui.app.experiment_view import ExperimentScreen
 from dmt_tui.app.guard import report_error, write_crash_log
@@ -115,6 +115,9 @@ class DmtApp(App[None]):
                                Binding("space", "", "Open a choice list")]),
              ("Stop confirmation", StopConfirm.BINDINGS),
              ("Delete confirmation", DeleteConfirm.BINDINGS),
+             ("Resume confirmation", [
+                Binding("0-9", "", "Epochs in all", key_display="0-9"),
+                *ResumeConfirm.BINDINGS, Binding("enter", "", "Resume the run")]),
              ("Experiment view", ExperimentScreen.BINDINGS),
              ("New-experiment form", ExperimentForm.BINDINGS[:2])],
         ))
