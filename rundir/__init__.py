@@ -22,6 +22,7 @@ from typing import IO, Any
 import orjson
 
 from dmt_tui.rundir import fields as field_checks
+from dmt_tui.rundir.digest import DIGESTED, DigestWriter
 
 CONFIG = "config.yaml"
 EVENTS = "events.jsonl"
@@ -120,20 +121,33 @@ class EventLog:
         self.path = run_dir / EVENTS
         self._file: IO[bytes] = open(self.path, "ab", buffering=0)  # noqa: SIM115
         self._size = os.fstat(self._file.fileno()).st_size  # bytes of whole lines
+        self._digest = DigestWriter(run_dir, self._size)
 
     OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
 
     def write(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = {"type": type_, "time": round(time.time(), 3), **fields}
-        self._append(orjson.dumps(event, option=self.OPTIONS))
+        line = orjson.dumps(event, option=self.OPTIONS)
+        at = self._size
+        if type_ not in DIGESTED:
+            self._digest.flush(at)  # on disk before the event that ends its chunk
+        self._append(line)
+        self._digest.appended(event, at, len(line))
         return event
 
     def write_many(self, type_: str, many: list[dict[str, Any]]) -> None:
         """Events of one type, whole lines in one write: a batch of epochs' histograms
         costs one system call, not one each."""
         now = round(time.time(), 3)
-        self._append(b"".join(orjson.dumps({"type": type_, "time": now, **fields},
-                                           option=self.OPTIONS) for fields in many))
+        events = [{"type": type_, "time": now, **fields} for fields in many]
+        lines = [orjson.dumps(event, option=self.OPTIONS) for event in events]
+        at = self._size
+        if type_ not in DIGESTED:
+            self._digest.flush(at)
+        self._append(b"".join(lines))
+        for event, line in zip(events, lines, strict=True):
+            self._digest.appended(event, at, len(line))
+            at += len(line)
 
     def _append(self, data: bytes) -> None:
         view = memoryview(data)
@@ -148,6 +162,7 @@ class EventLog:
         self._size += len(data)
 
     def close(self) -> None:
+        self._digest.close(self._size)
         self._file.close()
 
 

@@ -53,7 +53,8 @@ def test_run_directory_matches_the_contract(runs_dir: Path) -> None:
     assert code == 0
     assert re.fullmatch(r"\d{8}-\d{6}-xor-adam", run_dir.name)
     assert {p.name for p in run_dir.iterdir()} == {"config.yaml", "events.jsonl", "status.json",
-                                                  "best.pt", "last.pt", "trainer.log"}
+                                                  "digest.jsonl", "best.pt", "last.pt",
+                                                  "trainer.log"}
     events = events_of(run_dir)
     kinds = [e["type"] for e in events if e["type"] not in ("progress", "boundary")]
     # grad events are written in batches (GRAD_EVENTS_EVERY_S), each after its epoch's event
