@@ -154,3 +154,35 @@ def test_a_run_says_whether_it_replays_a_graph(tmp_path: Path) -> None:
     for name, expected in (("on", True), ("off", False)):
         (run_dir,) = rundir.iter_run_dirs(tmp_path / name)
         assert RunRecord.load(run_dir).start["cuda_graphs"] is expected
+
+
+def test_progress_events_carry_the_allocators_memory(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA each progress event has torch's allocator counters (in MiB to 0.1: this tiny
+    model's allocations may round to 0, but the allocator reserves whole 2 MiB segments;
+    allocated within both the peak and what is reserved) and, where nvidia-ml-py is
+    installed and NVML answers, its utilisation and memory."""
+    from dmt_tui.trainer import cli
+
+    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.0)  # a progress event after every step
+    code = cli.main(["train", "xor-adam", "--runs-dir", str(tmp_path), "--quiet",
+                     "--set", "train.epochs=2", "--set", "data.n_samples=400",
+                     "--set", "train.device=cuda"])
+    assert code == 0
+    (run_dir,) = rundir.iter_run_dirs(tmp_path)
+    written, _ = rundir.read_events(run_dir)
+    progress = [e for e in written if e["type"] == "progress"]
+    assert progress
+    try:
+        import pynvml  # noqa: F401  (nvidia-ml-py, the [gpu] extra)
+        nvml = True
+    except ImportError:
+        nvml = False
+    for event in progress:
+        assert 0 <= event["cuda_allocated_mb"] <= event["cuda_peak_mb"]
+        assert event["cuda_allocated_mb"] <= event["cuda_reserved_mb"]
+        assert event["cuda_reserved_mb"] >= 2.0
+        if "gpu_util_percent" in event:
+            assert 0 <= event["gpu_util_percent"] <= 100 and event["gpu_memory_used_mb"] > 0
+        else:
+            assert not nvml or "gpu_memory_used_mb" not in event
