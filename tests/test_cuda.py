@@ -23,6 +23,7 @@ from dmt_tui.trainer import loop
 from dmt_tui.trainer.checkpoint import load_checkpoint
 from dmt_tui.trainer.host import Silent, StopRequest
 from dmt_tui.trainer.speed.syncs import CountSyncs
+from tests.test_system_metrics import progress_events
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU: torch.cuda.is_available() is False")
@@ -162,16 +163,7 @@ def test_progress_events_carry_the_allocators_memory(tmp_path: Path,
     model's allocations may round to 0, but the allocator reserves whole 2 MiB segments;
     allocated within both the peak and what is reserved) and, where nvidia-ml-py is
     installed and NVML answers, its utilisation and memory."""
-    from dmt_tui.trainer import cli
-
-    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.0)  # a progress event after every step
-    code = cli.main(["train", "xor-adam", "--runs-dir", str(tmp_path), "--quiet",
-                     "--set", "train.epochs=2", "--set", "data.n_samples=400",
-                     "--set", "train.device=cuda"])
-    assert code == 0
-    (run_dir,) = rundir.iter_run_dirs(tmp_path)
-    written, _ = rundir.read_events(run_dir)
-    progress = [e for e in written if e["type"] == "progress"]
+    progress = progress_events(tmp_path, "cuda", monkeypatch)
     assert progress
     try:
         import pynvml  # noqa: F401  (nvidia-ml-py, the [gpu] extra)
