@@ -23,6 +23,7 @@ from dmt_tui.trainer import loop
 from dmt_tui.trainer.checkpoint import load_checkpoint
 from dmt_tui.trainer.host import Silent, StopRequest
 from dmt_tui.trainer.speed.syncs import CountSyncs
+from tests.test_system_metrics import progress_events
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU: torch.cuda.is_available() is False")
@@ -154,3 +155,27 @@ def test_a_run_says_whether_it_replays_a_graph(tmp_path: Path) -> None:
     for name, expected in (("on", True), ("off", False)):
         (run_dir,) = rundir.iter_run_dirs(tmp_path / name)
         assert RunRecord.load(run_dir).start["cuda_graphs"] is expected
+
+
+def test_progress_events_carry_the_allocators_memory(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA each progress event has torch's allocator counters (in MiB to 0.1: this tiny
+    model's allocations may round to 0, but the allocator reserves whole 2 MiB segments;
+    allocated within both the peak and what is reserved) and, where nvidia-ml-py is
+    installed and NVML answers, its utilisation and memory."""
+    progress = progress_events(tmp_path, "cuda", monkeypatch)
+    assert progress
+    try:
+        import pynvml  # noqa: F401  (nvidia-ml-py, the [gpu] extra)
+        nvml = True
+    except ImportError:
+        nvml = False
+    for event in progress:
+        assert 0 <= event["cuda_allocated_mb"] <= event["cuda_peak_mb"]
+        assert event["cuda_allocated_mb"] <= event["cuda_reserved_mb"]
+        assert event["cuda_reserved_mb"] >= 2.0
+        if "gpu_util_percent" in event:  # NVML's figures come together, and only with it
+            assert nvml and 0 <= event["gpu_util_percent"] <= 100
+            assert event["gpu_memory_used_mb"] > 0
+        else:
+            assert "gpu_memory_used_mb" not in event

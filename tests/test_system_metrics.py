@@ -15,16 +15,22 @@ from dmt_tui.trainer import cli, loop
 from dmt_tui.trainer.system import rss_mb
 
 
+def progress_events(runs_dir: Path, device: str,
+                    monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The progress events of a 2-epoch xor-adam run on `device`, one after every step."""
+    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.0)
+    code = cli.main(["train", "xor-adam", "--runs-dir", str(runs_dir), "--quiet",
+                     "--set", "train.epochs=2", "--set", "data.n_samples=400",
+                     "--set", f"train.device={device}"])
+    assert code == 0
+    (run_dir,) = rundir.iter_run_dirs(runs_dir)
+    written, _ = rundir.read_events(run_dir)
+    return [e for e in written if e["type"] == "progress"]
+
+
 def test_progress_events_carry_the_trainers_memory_and_cpu_use(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.0)  # a progress event after every step
-    code = cli.main(["train", "xor-adam", "--runs-dir", str(tmp_path), "--quiet",
-                     "--set", "train.epochs=2", "--set", "data.n_samples=400",
-                     "--set", "train.device=cpu"])
-    assert code == 0
-    (run_dir,) = rundir.iter_run_dirs(tmp_path)
-    written, _ = rundir.read_events(run_dir)
-    progress: list[dict[str, Any]] = [e for e in written if e["type"] == "progress"]
+    progress = progress_events(tmp_path, "cpu", monkeypatch)
     assert len(progress) == 2 * 10  # 320 training rows in batches of 32, two epochs
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     typed = {"type", "time", *events.fields_of(events.ProgressEvent)}
