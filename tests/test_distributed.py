@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dmt_tui.rundir.digest import read_chunks
 from dmt_tui.rundir.record import RunRecord, load_runs
 from tests.conftest import run_cli, wait_until
 
@@ -47,7 +48,9 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path) -> N
     assert train == pytest.approx([e["train_loss"] for e in single.epochs], rel=TOLERANCE)
     # rank 0 alone wrote the run folder: one of each file, one line per event
     assert sorted(p.name for p in parallel.run_dir.iterdir()) == [
-        "best.pt", "config.yaml", "events.jsonl", "last.pt", "status.json", "trainer.log"]
+        "best.pt", "config.yaml", "digest.jsonl", "events.jsonl", "last.pt", "status.json",
+        "trainer.log"]
+    assert sum(chunk.size for chunk in read_chunks(parallel.run_dir)) == 4
     assert len(parallel.grads) == 4 and len(parallel.epochs) == 4
     # rank 0's norms, combined per layer on the host, are the single process's
     for ours, theirs in zip(parallel.grads, single.grads, strict=True):
