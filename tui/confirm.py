@@ -156,8 +156,8 @@ class ResumeConfirm(ModalScreen[int | None]):
         super().__init__()
         self.epoch, self.wanted = epoch, wanted
         self.question = (f"Resume {run_id} ({state} at epoch {epoch} of {epochs})?\nIt trains "
-                         f"on in its own folder from its last.pt (saved at most seconds before "
-                         f"it ended); its events go on after a 'resume' mark.")
+                         f"on in its own folder from its last.pt (saved between epochs at most "
+                         f"every 5 s, and at its end); its events go on after a 'resume' mark.")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="confirm") as box:
