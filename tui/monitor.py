@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from dmt_tui import rundir
@@ -27,6 +27,7 @@ from dmt_tui.app.guard import guard_handlers
 from dmt_tui.app.launch_form import Launched, LaunchForm
 from dmt_tui.app.loss_panel import LossPanel
 from dmt_tui.app.messages import ResumeRefused, RunGone, RunSelected, RunsPolled, WatcherFailed
+from dmt_tui.app.panel_area import PanelArea
 from dmt_tui.app.progress_panel import ProgressPanel
 from dmt_tui.app.resume import ask_to_resume
 from dmt_tui.app.run_files import RunFiles
@@ -112,8 +113,7 @@ class MonitorScreen(RunFiles):
 
     def compose(self) -> ComposeResult:
         yield RunsList(id="runs", runs_dir=self.runs_dir)
-        # Scrolls only when the terminal is smaller than the panels' minimum sizes.
-        with VerticalScroll(id="panels"), Vertical(id="panel-stack"):
+        with PanelArea(id="panels"), Vertical(id="panel-stack"):
             with Horizontal(id="top-row"):
                 yield LossPanel(id="loss")
                 with Vertical(id="status-column"):
