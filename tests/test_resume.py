@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from dmt_tui import rundir
 from dmt_tui.rundir import events
@@ -162,3 +163,29 @@ def test_a_run_stopped_by_sigterm_goes_on_from_its_last_checkpoint(tmp_path: Pat
     assert record.state == "finished"
     assert [e["epoch"] for e in record.epochs] == list(range(1, saved + 3))
     assert [g["epoch"] for g in record.grads] == list(range(1, saved + 3))
+
+
+def test_a_checkpoint_whose_optimizer_does_not_fit_is_refused(
+        finished: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An optimizer state of another layout (one more parameter in its group): refused
+    before anything is written, as a model that does not fit is."""
+    last = finished / rundir.LAST
+    kept = last.read_bytes()
+    state = torch.load(last, weights_only=True)
+    group = state["optimizer"]["param_groups"][0]
+    group["params"] = [*group["params"], max(group["params"]) + 1]
+    torch.save(state, last)
+    try:
+        err = _refused(finished, capsys, *sets("train.epochs=6"))
+    finally:
+        last.write_bytes(kept)
+    assert "last.pt does not fit this run's model or optimizer" in err
+
+
+def test_a_run_trained_in_several_processes_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train(tmp_path, "xor-adam", "--nproc", "2", *sets(*BASE, "train.epochs=2")) == 0
+    (run_dir,) = rundir.iter_run_dirs(tmp_path)
+    capsys.readouterr()
+    err = _refused(run_dir, capsys, *sets("train.epochs=4"))
+    assert f"{run_dir.name} was trained in 2 processes (--nproc); resuming" in err

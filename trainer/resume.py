@@ -58,6 +58,10 @@ def resume_command(args: argparse.Namespace, stop: StopRequest | None = None) ->
     if not last_path.is_file():
         return fail(f"{run_dir.name} has no {rundir.LAST} to resume from (it ended before "
                     f"its first checkpoint, or was trained before runs kept one)")
+    world = status.get("world_size")
+    if isinstance(world, int) and world > 1:  # its optimizer state is kept per parameter
+        return fail(f"{run_dir.name} was trained in {world} processes (--nproc); resuming "
+                    f"such a run is not available: start a new run")
     try:
         saved = load_file(run_dir / rundir.CONFIG)
         config = load_file(run_dir / rundir.CONFIG, args.overrides)
@@ -92,10 +96,12 @@ def _train_on(args: argparse.Namespace, run_dir: Path, config: dict[str, Any],
     try:
         session = loop.prepare(config, run_dir.parent)
         session.model.load_state_dict(state["model"])  # restored again when training starts
+        session.optimizer.load_state_dict(state["optimizer"])
     except ConfigError as err:
         return fail(str(err))
-    except (RuntimeError, KeyError) as err:
-        return fail(f"{last_path} does not fit this run's model: {str(err).splitlines()[0]}")
+    except (RuntimeError, KeyError, ValueError) as err:
+        return fail(f"{last_path} does not fit this run's model or optimizer: "
+                    f"{str(err).splitlines()[0]}")
     if config != saved:  # the run's config.yaml says what it trains on from here
         (run_dir / rundir.CONFIG).write_text(dump(config), encoding="utf-8")
     if not args.quiet:
