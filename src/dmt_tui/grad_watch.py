@@ -16,15 +16,15 @@ from torch._utils import _flatten_dense_tensors
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 FOLD = 4096  # 0-d norms held as separate tensors before they are stacked into one
-# A model whose gradient fits BLOCK_ROWS times in BLOCK_BYTES has its norms taken every
-# BLOCK_ROWS steps, from all of those steps' gradients at once. Until then each step's gradient
-# tensors are held as they are, since a loop that zeroes with `zero_grad()` (set_to_none, the
-# default) gets new ones from every backward: a list append, where copying them into a block
-# row is a kernel and a norm per tensor (one _foreach_norm, then a stack of thousands of 0-d
-# results) several more; held, the hook is the smallest share of a small model's CPU step
-# (bench/api_overhead.py). A loop that keeps its gradient tensors (zero_grad(set_to_none=False),
-# or gradients that are views of one buffer) would overwrite what is held, so the second
-# step decides: the same storage as the first step's, and every step is copied into a row.
+# A model whose gradient fits BLOCK_ROWS times in BLOCK_BYTES has its norms taken every few
+# steps (HOLD_ROWS, or BLOCK_ROWS when copied), from those steps' gradients at once. Until
+# then each step's gradient tensors are held as they are, since a loop that zeroes with
+# `zero_grad()` (set_to_none, the default) gets new ones from every backward: a list append,
+# where copying them into a block row is a kernel and a norm per tensor (one _foreach_norm,
+# then a stack of thousands of 0-d results) several more (bench/api_overhead.py). A loop that
+# keeps its gradient tensors (zero_grad(set_to_none=False), or gradients that are views of one
+# buffer) would overwrite what is held, so the second step decides: the same storage as the
+# first step's, and every step is copied into a row.
 BLOCK_BYTES = 32 << 20  # 16,384 float32 parameters
 BLOCK_ROWS = 512
 # Held gradients are reduced every HOLD_ROWS steps: few enough that the memory they hold stays
