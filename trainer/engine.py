@@ -210,6 +210,8 @@ def _epochs(session: Session, trainer: Trainer, events: rundir.EventLog | Silent
                                              session.device)
         by = stop.signal_name or by
         if decision == STOPPED_MID_EPOCH:
+            # the epoch's read may have brought the norms of epochs recorded before it
+            trainer.grad_events(result.grads)
             end = {"state": "stopped", "reason": f"stopped by {by} in epoch {number}, step "
                    f"{result.steps}; epoch {number} is not recorded"}
             break
