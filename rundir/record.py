@@ -54,10 +54,14 @@ class RunRecord:
         """Read new events and the status; return the new events."""
         if not self.config:
             self.config, self._config_note = rundir.read_config(self.run_dir)
+        # status.json first: a trainer writes its `end` event before its last status, so a
+        # status that says the run ended never comes without the events read after it (read
+        # the other way round, a run ending between the two reads was taken as ended with
+        # the epochs it had, and a reader that stops updating ended runs kept those)
+        self.status, self._status_notes = rundir.run_status(self.run_dir)
         events = self._tail.read()
         for event in events:
             self.apply(event)
-        self.status, self._status_notes = rundir.run_status(self.run_dir)
         self.notes = [*([self._config_note] if self._config_note else []),
                       *self._status_notes, *self._tail.skipped]
         if self._tail.torn_tail() and self.state not in rundir.LIVE_STATES:

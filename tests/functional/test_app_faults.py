@@ -109,8 +109,10 @@ async def test_eight_runs_at_once_with_the_app_watching(tmp_path: Path) -> None:
     try:
         app = DmtApp(runs, None)
         async with app.run_test(size=(120, 36)) as pilot:
-            await wait_for(pilot, lambda: "running" in screen_text(app), "runs training",
-                           timeout=120)
+            # all eight in the list: under load some may have finished already, so the key
+            # below is answered while runs write, or after they did
+            await wait_for(pilot, lambda: "8 runs," in screen_text(app), "the eight runs",
+                           timeout=180)
             before = screen_text(app)
             await pilot.press("down")  # the app answers keys while eight runs write
             await wait_for(pilot, lambda: screen_text(app) != before, "the key's effect",

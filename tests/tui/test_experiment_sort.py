@@ -11,6 +11,8 @@ from dmt_tui.app.experiment_view import ExperimentScreen
 from tests.tui.conftest import screen_text, wait_for, wait_for_text
 from tests.tui.made_experiment import TRIALS, make_experiment
 
+LOSS_ORDER = ["optimizer.lr=0.05", "optimizer.lr=0.1"]
+
 
 def board(text: str) -> list[str]:
     """The leaderboard's configurations, top to bottom."""
@@ -33,13 +35,15 @@ async def test_o_sorts_the_leaderboard(tmp_path: Path) -> None:
         await wait_for_text(pilot, "3/4 done")
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen), "the view")
-        text = await wait_for_text(pilot, "by best val loss, lowest first (o)", "99.0%")
-        assert board(text) == ["optimizer.lr=0.05", "optimizer.lr=0.1"]
+        await wait_for_text(pilot, "by best val loss, lowest first (o)", "99.0%")
+        # the rows are drawn once the trials' events are read (in a thread): wait for them
+        await wait_for(pilot, lambda: board(screen_text(app)) == LOSS_ORDER, "loss order")
         await pilot.press("o")
-        text = await wait_for_text(pilot, "by val acc, highest first (o)")
-        assert board(text) == ["optimizer.lr=0.1", "optimizer.lr=0.05"]
+        await wait_for_text(pilot, "by val acc, highest first (o)")
+        await wait_for(pilot, lambda: board(screen_text(app)) == LOSS_ORDER[::-1],
+                       "accuracy order")
         for name in ("epochs, fewest first", "time, shortest first", "configuration, A-Z",
                      "best val loss, lowest first"):
             await pilot.press("o")
             await wait_for_text(pilot, f"by {name} (o)")
-        assert board(screen_text(app)) == ["optimizer.lr=0.05", "optimizer.lr=0.1"]
+        await wait_for(pilot, lambda: board(screen_text(app)) == LOSS_ORDER, "loss order again")
