@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 import dmt_tui.app.resume
@@ -211,6 +212,14 @@ async def test_r_with_no_run_selected_says_so(tmp_path: Path) -> None:
         assert isinstance(app.screen, MonitorScreen)
 
 
+async def ask_to_resume(pilot: Pilot[None], app: DmtApp, run_dir: Path) -> None:
+    """Select the run once it is listed, press `R`, and wait for the question."""
+    await wait_for_text(pilot, run_dir.name)
+    await select(pilot, app, run_dir)
+    await pilot.press("R")
+    await wait_for(pilot, lambda: isinstance(app.screen, ResumeConfirm), "the question")
+
+
 async def test_a_trainer_that_refuses_says_why_and_the_row_stays(
         runs: dict[str, Path], resumed: list[subprocess.Popen[bytes]]) -> None:
     run_dir = runs["stopped"]
@@ -218,10 +227,7 @@ async def test_a_trainer_that_refuses_says_why_and_the_row_stays(
     lines_before = len(events(run_dir))
     app = DmtApp(run_dir.parent)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
-        await wait_for_text(pilot, run_dir.name)
-        await select(pilot, app, run_dir)
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, ResumeConfirm), "the question")
+        await ask_to_resume(pilot, app, run_dir)
         await pilot.press("y")
         await wait_for(pilot, lambda: notified(app, "cannot read it as a checkpoint"),
                        "the trainer's refusal")
@@ -283,10 +289,7 @@ async def test_epochs_not_above_those_trained_keep_the_question_open(
     accepted = "epochs: a whole number above 3, the epochs already trained"
     app = DmtApp(run_dir.parent)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
-        await wait_for_text(pilot, run_dir.name)
-        await select(pilot, app, run_dir)
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, ResumeConfirm), "the question")
+        await ask_to_resume(pilot, app, run_dir)
         assert dialog_says(app) == ""
         await pilot.press("home", "ctrl+k", *"abc", "enter")  # letters are not taken
         assert epochs_field(app).value == ""
