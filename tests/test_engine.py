@@ -253,7 +253,7 @@ def test_a_launched_trainer_outlives_the_process_that_started_it(runs_dir: Path)
     pid = int(parent.stdout.strip())
     assert os.getsid(pid) == pid != os.getsid(0)  # alive, leading a session of its own
     (run_dir,) = rundir.iter_run_dirs(runs_dir)
-    wait_until(lambda: RunRecord.load(run_dir).end != {})
+    wait_until(lambda: RunRecord.load(run_dir).end != {}, timeout=300)  # 150 epochs, loaded
     record = RunRecord.load(run_dir)
     assert record.state == "finished" and len(record.epochs) == 150
     assert record.start["pid"] == pid

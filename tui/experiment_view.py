@@ -37,6 +37,7 @@ SORTS = [("best val loss, lowest first", "best_val_loss_mean", False),
          ("epochs, fewest first", "epochs_mean", False),
          ("time, shortest first", "seconds_mean", False),
          ("configuration, A-Z", "group", False)]
+COLUMNS = ("configuration", "seeds", "best val loss", "min-max", "val acc", "epochs", "time")
 POLL_S = 1.0  # trials end in seconds; the plots redraw only when an epoch arrived
 
 
@@ -200,25 +201,29 @@ class ExperimentScreen(Screen[None]):
         table: DataTable[Text | str] = self.query_one("#experiment-leaderboard", DataTable)
         table.clear(columns=True)
         name, field, highest_first = SORTS[self.sort]
-        for column in ("configuration", "seeds", "best val loss", "min-max", "val acc",
-                       "epochs", "time"):
-            table.add_column(column)
         self.query_one("#experiment-summary").border_subtitle = \
             f"by {name} (o) · s stops · escape goes back"
         known = [r for r in rows if r[field] is not None]
         known.sort(key=lambda r: r[field], reverse=highest_first)
+        cells: list[list[Text | str]] = []
         for row in known + [r for r in rows if r[field] is None]:
             mean, sd = row["best_val_loss_mean"], row["best_val_loss_sd"]
             loss = "-" if mean is None else f"{mean:.4g}" + ("" if sd is None else f" ± {sd:.2g}")
             spread = "-" if mean is None else \
                 f"{row['best_val_loss_min']:.3g}-{row['best_val_loss_max']:.3g}"
             acc = row["best_val_acc_mean"]
-            table.add_row(
+            cells.append([
                 Text(f"━ {row['group'] or 'base'}", style=run_style(colour[row["group"]])),
                 f"{row['ended']}/{row['runs']}", loss, spread,
                 "-" if acc is None else f"{acc * 100:.1f}%",
                 "-" if row["epochs_mean"] is None else f"{row['epochs_mean']:.0f}",
-                "-" if row["seconds_mean"] is None else f"{row['seconds_mean']:.1f}s")
+                "-" if row["seconds_mean"] is None else f"{row['seconds_mean']:.1f}s"])
+        # Widths given, not measured: DataTable measures new rows only when its queue is
+        # idle, and on a busy machine the leaderboard stayed cut to its headers' widths.
+        for i, column in enumerate(COLUMNS):
+            table.add_column(column, width=max([len(column), *(len(str(c[i])) for c in cells)]))
+        for row_cells in cells:
+            table.add_row(*row_cells)
 
     def _loss_plot(self, members: dict[str, list[RunRecord]], colour: dict[str, int]) -> None:
         plot = self.query_one("#experiment-loss-plot", Plot)
