@@ -59,18 +59,20 @@ def panel(screen: str, title: str) -> list[str]:
 TITLES = {"run-info": "Run", "early-stop": "Early stopping", "progress": "Progress"}
 
 
-async def shown(app: DmtApp, pilot: Pilot[Any], panel_id: str, *texts: str) -> str:
+async def shown(app: DmtApp, pilot: Pilot[Any], panel_id: str, *texts: str,
+                last: str | None = None) -> str:
     """The screen once the panel is on it whole, border to border, with every one of
-    `texts` on one of its rows: at 80x24 the status column scrolls (the gradient panel keeps
-    its place below it), and a row drawn before its scroll bar came may wrap until the
-    panel's next tick."""
+    `texts` on one of its rows and, given `last`, that as its last row: at 80x24 the status
+    column scrolls (the gradient panel keeps its place below it), and a row drawn before its
+    scroll bar came may wrap, or leave the panel a row taller, until the panel's next tick."""
     widget = app.screen.query_one(f"#{panel_id}")
 
     def whole() -> bool:
         widget.scroll_visible(animate=False, immediate=True)
         try:
-            rows = "\n".join(panel(screen_text(app), TITLES[panel_id]))
-            return all(text in rows for text in texts)
+            rows = panel(screen_text(app), TITLES[panel_id])
+            return (all(text in "\n".join(rows) for text in texts)
+                    and (last is None or rows[-1:] == [last]))
         except (StopIteration, ValueError, AssertionError):  # not on screen whole yet
             return False
 
@@ -91,7 +93,8 @@ async def test_cuda_fields_show_in_the_progress_panel(runs_dir: Path,
     crafted_run(runs_dir, "cuda", ON_CUDA)
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
-        screen = await shown(app, pilot, "progress", "RSS 412M", "10/10 steps", "samples/s")
+        screen = await shown(app, pilot, "progress", "RSS 412M", "10/10 steps", "samples/s",
+                             last="CUDA alloc 1.2G res 2.0G peak 1.5G")
         rows = panel(screen, "Progress")
         assert rows[0].startswith("epoch 25/25") and "samples/s" in rows[1]
         assert rows[-2:] == ["RSS 412M  CPU 98%  GPU 87% 10.3G",
@@ -104,7 +107,7 @@ async def test_a_cpu_run_shows_memory_and_cpu_only(runs_dir: Path,
     crafted_run(runs_dir, "cpu", CPU_ONLY)
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
-        screen = await shown(app, pilot, "progress", "RSS 412M")
+        screen = await shown(app, pilot, "progress", "RSS 412M", last="RSS 412M  CPU 98%")
         assert panel(screen, "Progress")[-1] == "RSS 412M  CPU 98%"
         assert "CUDA" not in screen and "GPU" not in screen
 
@@ -113,7 +116,7 @@ async def test_a_run_without_progress_fields_shows_none(runs_dir: Path) -> None:
     crafted_run(runs_dir, "old", {})  # a progress event from before the fields existed
     app = DmtApp(runs_dir)
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await wait_for_text(pilot, "finished: completed all 25 epochs")
+        screen = await shown(app, pilot, "progress", "epoch 25/25", "elapsed")
         assert panel(screen, "Progress")[0].startswith("epoch 25/25")
         assert len(panel(screen, "Progress")) == 2
         assert "RSS" not in screen and "CPU" not in screen
@@ -147,11 +150,11 @@ async def test_every_status_panel_shows_all_its_rows(runs_dir: Path,
     app = DmtApp(runs_dir)
     async with app.run_test(size=size) as pilot:
         # panel() finds each one's bottom edge; the last line of each is above it
-        screen = await shown(app, pilot, "run-info", "7,554 params")
+        screen = await shown(app, pilot, "run-info", last="batch 32  seed 0  7,554 params")
         assert panel(screen, "Run")[-1] == "batch 32  seed 0  7,554 params"
-        screen = await shown(app, pilot, "early-stop", "finished: completed all 25 epochs")
+        screen = await shown(app, pilot, "early-stop", last="finished: completed all 25 epochs")
         assert panel(screen, "Early stopping")[-1] == "finished: completed all 25 epochs"
-        screen = await shown(app, pilot, "progress", "CUDA alloc")
+        screen = await shown(app, pilot, "progress", last="CUDA alloc 1.2G res 2.0G peak 1.5G")
         assert panel(screen, "Progress")[-1] == "CUDA alloc 1.2G res 2.0G peak 1.5G"
         if size == (120, 36):  # and the gradient panel below them, whole (at 80x24 the
             # panels scroll to it: test_snapshots.test_gradient_panel_scrolled_into_view)
