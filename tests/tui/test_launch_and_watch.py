@@ -102,7 +102,7 @@ async def test_s_stops_the_selected_run_after_confirmation(
                        screen_text(app), "the first epoch of the second run")
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, StopConfirm), "the question")
-        assert f"Stop {run_dir.name}?" in screen_text(app)
+        await wait_for_text(pilot, f"Stop {run_dir.name}?")  # drawn
         await pilot.press("n")  # keep it: nothing is sent
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
         assert run_state(run_dir) == "running"

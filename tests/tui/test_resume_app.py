@@ -195,7 +195,7 @@ async def test_r_refuses_what_cannot_be_resumed(
             await select(pilot, app, runs[key])
             await pilot.press("R")
             await wait_for(pilot, lambda: notified(app, refusal), refusal)  # noqa: B023
-            assert "Not resumed" in screen_text(app)
+            await wait_for_text(pilot, "Not resumed")  # and the toast drawn
             assert isinstance(app.screen, MonitorScreen)  # nothing asked
             app.clear_notifications()
     assert resumed == []

@@ -180,7 +180,7 @@ async def test_d_deletes_an_ended_run_after_asking(runs: dict[str, Path]) -> Non
         await select(pilot, app, runs["relu"])
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, DeleteConfirm), "the question")
-        assert f"Delete {runs['relu'].name}?" in screen_text(app)
+        await wait_for_text(pilot, f"Delete {runs['relu'].name}?")  # drawn
         await pilot.press("n")  # keep it
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor")
         assert runs["relu"].is_dir()
