@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from dmt_tui.app.app import DmtApp
 from tests.functional.test_snapshots import settled
-from tests.tui.conftest import DATA_RUNS, wait_for_text
+from tests.tui.conftest import DATA_RUNS, wait_for_text, wait_steady
 
 RUNS_2D = DATA_RUNS.parent / "recorded-2d"
 
@@ -22,7 +22,7 @@ def test_lr_and_smoothing_at_120x36(snap_compare: Any) -> None:
         await settled(pilot)
         await pilot.press("r", "a", "a")
         await wait_for_text(pilot, "learning rate", "Loss smooth 0.9", timeout=30)
-        await pilot.pause(0.5)
+        await wait_steady(pilot)
 
     assert snap_compare(DmtApp(DATA_RUNS), terminal_size=(120, 36), run_before=shown)
 
@@ -32,7 +32,7 @@ def test_gradient_heatmap_at_120x36(snap_compare: Any) -> None:
         await settled(pilot)
         await pilot.press("v")
         await wait_for_text(pilot, "Gradient norms over time", "epochs 1..25", timeout=30)
-        await pilot.pause(0.5)
+        await wait_steady(pilot)
 
     assert snap_compare(DmtApp(DATA_RUNS), terminal_size=(120, 36), run_before=shown)
 
@@ -43,7 +43,7 @@ def _boundary(size: tuple[int, int]) -> Any:
                             timeout=30)
         await pilot.press("b")
         await wait_for_text(pilot, "Boundary  epoch 12", "●", timeout=30)
-        await pilot.pause(0.5)
+        await wait_steady(pilot)
 
     return shown
 

@@ -10,14 +10,14 @@ from typing import Any
 from textual.pilot import Pilot
 
 from dmt_tui.app.app import DmtApp
-from tests.tui.conftest import DATA_RUNS, compare_runs, wait_for_text
+from tests.tui.conftest import DATA_RUNS, compare_runs, wait_for_text, wait_steady
 
 
 async def settled(pilot: Pilot[None]) -> None:
     """Wait until the watcher has read the run and every panel drew it."""
     await wait_for_text(pilot, "epoch 25: train", "finished: completed all 25 epochs",
                         "epoch 25/25", "deep-sigmoid-vanishing  circle", timeout=30)
-    await pilot.pause(0.3)
+    await wait_steady(pilot)
 
 
 def test_monitor_at_80x24(snap_compare: Any) -> None:
@@ -34,7 +34,7 @@ def test_gradient_panel_scrolled_into_view_at_80x24(snap_compare: Any) -> None:
         await pilot.press("tab", "end", "right_square_bracket")
         await wait_for_text(pilot, "layer fc2 (2/9)", timeout=30)
         await pilot.wait_for_scheduled_animations()  # the scroll glides
-        await pilot.pause(0.3)
+        await wait_steady(pilot)
 
     assert snap_compare(DmtApp(DATA_RUNS), terminal_size=(80, 24), run_before=scrolled)
 
@@ -50,7 +50,7 @@ def test_comparison_at_120x36(snap_compare: Any, tmp_path: Path) -> None:
                             "fc1", "epoch", timeout=30)
         await wait_for_text(pilot, "━━ 2 20261126-160502-deep-tanh  finished  25 epochs",
                             timeout=30)
-        await pilot.pause(0.5)
+        await wait_steady(pilot)
 
     assert snap_compare(DmtApp(tmp_path / "runs"), terminal_size=(120, 36),
                         run_before=compared)

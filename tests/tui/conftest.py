@@ -122,6 +122,22 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str,
         await pilot.pause(0.1)
 
 
+async def wait_steady(pilot: Pilot[Any], interval: float = 0.3, timeout: float = 30.0) -> None:
+    """Let the app run until the screen's text is the same `interval` apart: every panel
+    has drawn what it read (a snapshot of a panel between its draw and its next layout
+    differs by a row)."""
+    deadline = time.monotonic() + timeout
+    before = screen_text(pilot.app)
+    while True:
+        await pilot.pause(interval)
+        now = screen_text(pilot.app)
+        if now == before:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the screen never settled; the screen:\n{now}")
+        before = now
+
+
 async def tab_to(app: App[Any], pilot: Pilot[Any], widget_id: str) -> None:
     """Press tab until the widget has the focus (the form's fields in order, then round)."""
     for _ in range(len(FIELDS) + 2):
