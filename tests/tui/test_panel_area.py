@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dmt_tui.app.app import DmtApp
-from tests.tui.conftest import screen_text, wait_for, wait_for_text
+from tests.tui.conftest import screen_text, wait_for, wait_for_text, wait_steady
 from tests.tui.test_newcomer_runs import copies
 
 NOTE = "[ ] layer fc1 (1/9)"
@@ -31,9 +31,21 @@ async def test_the_gradient_panel_is_whole_under_the_runs_list(
     copies(tmp_path / "runs", runs)
     app = DmtApp(tmp_path / "runs")
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for_text(pilot, NOTE, "epoch 25: train")
-        await wait_for(pilot, lambda: rows_of(screen_text(app), "Gradient norms") >= 12,
-                       "the gradient panel whole")
+        # every run in the list first: the layout follows the list's rows as they come
+        await wait_for_text(pilot, NOTE, "epoch 25: train",
+                            f"{runs} run{'s' if runs > 1 else ''}, 0 training")
+
+        def laid_out() -> bool:
+            try:
+                text = screen_text(app)
+                return rows_of(text, "Gradient norms") >= 12 and \
+                    rows_of(text, "Loss") == loss_rows
+            except StopIteration:  # a panel's bottom border below the fold
+                return False
+
+        await wait_for(pilot, laid_out, f"the gradient panel whole, the loss {loss_rows} rows")
+        await wait_steady(pilot)  # and it stays so
         text = screen_text(app)
+        assert rows_of(text, "Gradient norms") >= 12
         assert rows_of(text, "Loss") == loss_rows
         assert text.splitlines()[-2].startswith("╰")  # the panel's border above the keys
